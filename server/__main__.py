@@ -1,0 +1,50 @@
+"""python -m server [run|check-config|config-docs] [--config PATH]"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import config as config_mod
+
+
+def _serve(cfg: config_mod.Config) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(cfg)
+    host, port = cfg["server.host"], cfg["server.port"]
+    print(f"Linger on http://{host}:{port}  (demo shop: http://{host}:{port}/demo, "
+          f"sites: {', '.join(cfg.sites)}, redis: {cfg['redis.url'] or 'embedded in ' + str(cfg.data_dir)})",
+          flush=True)
+    uvicorn.run(app, host=host, port=port, ws="websockets-sansio", ws_max_size=cfg["limits.max_frame_bytes"],
+                ws_per_message_deflate=False, log_level=cfg["server.log_level"],
+                timeout_graceful_shutdown=int(cfg["server.drain_seconds"]) or None, lifespan="on",
+                proxy_headers=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m server", description="Linger engagement server")
+    ap.add_argument("command", nargs="?", default="run", choices=["run", "check-config", "config-docs"])
+    ap.add_argument("--config", help="path to config.toml (default: $LINGER_CONFIG or ./config.toml)")
+    args = ap.parse_args(argv)
+    if args.command == "config-docs":
+        print(config_mod.docs_table())
+        return 0
+    try:
+        cfg = config_mod.load(args.config)
+    except config_mod.ConfigError as e:
+        print(f"linger: {e}", file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        print(f"config OK: {cfg.path} ({len(cfg.sites)} site(s))")
+        return 0
+    logging.basicConfig(level=cfg["server.log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _serve(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

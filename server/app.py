@@ -1,0 +1,67 @@
+"""create_app(config) -> Starlette. The lifespan opens Redis (embedded or configured), starts the
+timer loop, and on shutdown flushes pending writes before stopping the embedded server."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from . import api, demo
+from .config import Config
+from .embedded import EmbeddedRedis
+from .live import Live
+from .metrics import Metrics
+from .store import Store
+from .ws import widget_socket
+
+log = logging.getLogger("linger")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(cfg: Config) -> Starlette:
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        embedded = None
+        url = cfg["redis.url"]
+        if not url:
+            embedded = EmbeddedRedis(cfg.data_dir)
+            url = embedded.start()
+        store = Store(url, cfg["redis.prefix"], cfg["redis.durable_acks"])
+        try:
+            await store.open()
+            live = Live(cfg, store, metrics)
+            await live.start()
+            metrics.watch_sessions(live.counts_by_state)
+            app.state.live = live
+            log.info("linger ready: redis %s, sites %s", "embedded" if embedded else url,
+                     ", ".join(cfg.sites))
+            yield
+            await live.stop()
+        finally:
+            await store.close()
+            if embedded:
+                embedded.stop()
+
+    routes = [
+        WebSocketRoute("/ws", widget_socket),
+        Route("/api/v1/sessions", api.list_sessions),
+        Route("/api/v1/sessions/{sid}", api.get_session),
+        Route("/healthz", api.healthz),
+        Route("/metrics", api.metrics),
+        Route("/widget.js", demo.widget_js),
+    ]
+    if cfg["server.demo"]:
+        routes += demo.routes()
+    routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.cfg = cfg
+    app.state.metrics = metrics
+    return app

@@ -1,0 +1,264 @@
+"""config.toml -> frozen, validated settings.
+
+Every key lives in SETTINGS (name, default, help, check); README.md documents each
+one (tests/unit/test_config.py checks). A wrong key or value raises ConfigError with
+one line naming the key. Environment variables override the main keys (ENV_OVERRIDES).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    check: Callable[[Any], Any]
+
+
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"must be an integer, got {v!r}")
+        if not lo <= v <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {v}")
+        return v
+    return check
+
+
+def _num(lo: float, hi: float) -> Callable[[Any], float]:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"must be a number, got {v!r}")
+        if not lo <= v <= hi:
+            raise ValueError(f"must be between {lo:g} and {hi:g}, got {v}")
+        return float(v)
+    return check
+
+
+def _str(pattern: str = r"", allow_empty: bool = True) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if not isinstance(v, str):
+            raise ValueError(f"must be a string, got {v!r}")
+        if not v and not allow_empty:
+            raise ValueError("must not be empty")
+        if v and pattern and not re.fullmatch(pattern, v):
+            raise ValueError(f"has the wrong form: {v!r}")
+        return v
+    return check
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if v not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {v!r}")
+        return str(v)
+    return check
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"must be true or false, got {v!r}")
+    return v
+
+
+def _str_list(pattern: str, allow_empty: bool = True) -> Callable[[Any], tuple[str, ...]]:
+    item = _str(pattern, allow_empty=False)
+
+    def check(v: Any) -> tuple[str, ...]:
+        if not isinstance(v, list):
+            raise ValueError(f"must be a list of strings, got {v!r}")
+        if not v and not allow_empty:
+            raise ValueError("must list at least one value")
+        return tuple(item(x) for x in v)
+    return check
+
+
+ORIGIN_RE = r"https?://[A-Za-z0-9.\-\[\]:]+"
+SETTINGS: tuple[Setting, ...] = (
+    Setting("server.host", "127.0.0.1", "Address to listen on. Env: LINGER_HOST.", _str(allow_empty=False)),
+    Setting("server.port", 8000, "TCP port to listen on. Env: LINGER_PORT.", _int(0, 65535)),
+    Setting("server.data_dir", "var", "Directory for the embedded Redis (socket, append-only file, logs); "
+            "relative to the config file. Env: LINGER_DATA_DIR.", _str(allow_empty=False)),
+    Setting("server.log_level", "info", "Log level: debug, info, warning, error. Env: LINGER_LOG_LEVEL.",
+            _choice("debug", "info", "warning", "error")),
+    Setting("server.drain_seconds", 5.0, "On shutdown, how long to wait for sockets to close (they get 1012).",
+            _num(0, 300)),
+    Setting("server.demo", True, "Serve the demo storefront at /demo.", _bool),
+    Setting("redis.url", "", "Redis URL (redis://, rediss://, unix://). Empty: start an embedded "
+            "valkey-server/redis-server under data_dir. Env: LINGER_REDIS_URL.",
+            _str(r"(redis|rediss|unix)://.+")),
+    Setting("redis.prefix", "lg:", "Prefix for every key Linger writes, so one Redis can hold several "
+            "deployments.", _str(r"[A-Za-z0-9:_\-]{1,32}", allow_empty=False)),
+    Setting("redis.durable_acks", True, "Acknowledge id-messages only after the append-only file is fsynced "
+            "(WAITAOF). Needs appendonly on the server; turned off with a warning if it is not.", _bool),
+    Setting("timing.session_timeout", 1800.0, "Seconds with no open socket after which a session ends; a new "
+            "hello then starts a new session.", _num(1, 7 * 86400)),
+    Setting("timing.leave_grace", 30.0, "Seconds with no open socket after which the shopper has left "
+            "(navigation reconnects within a second).", _num(0.05, 86400)),
+    Setting("timing.idle_after_ms", 60000, "No activity for this long on a cart or checkout page makes the "
+            "session idle.", _int(50, 86_400_000)),
+    Setting("timing.act_every_ms", 5000, "The widget sends `act` at most this often.", _int(50, 600_000)),
+    Setting("timing.timer_tick_ms", 250, "How often the timer loop looks for due idle/leave/end timers.",
+            _int(5, 10_000)),
+    Setting("limits.max_frame_bytes", 8192, "Inbound frames larger than this close the socket with 1009.",
+            _int(512, 1_048_576)),
+    Setting("limits.frames_per_second", 20.0, "Sustained inbound frame rate allowed per socket.", _num(0.1, 10_000)),
+    Setting("limits.frame_burst", 60, "Frames a socket may send in a burst above the sustained rate.",
+            _int(1, 100_000)),
+    Setting("limits.max_bad_frames", 20, "Bad or rate-limited frames after which the socket closes with 1008.",
+            _int(1, 100_000)),
+    Setting("exit.sensitivity_px", 20, "Desktop exit intent: the mouse leaves through the top within this many "
+            "pixels.", _int(0, 500)),
+    Setting("exit.min_dwell_ms", 2000, "Exit intent is armed only after the page has been open this long.",
+            _int(0, 600_000)),
+    Setting("exit.delay_ms", 100, "Grace delay before a desktop exit fires; re-entering cancels it.",
+            _int(0, 10_000)),
+    Setting("exit.scroll_speed", 1.5, "Mobile exit intent: scroll-up speed (px/ms) that counts as leaving.",
+            _num(0.1, 100)),
+    Setting("exit.back", True, "Mobile exit intent: report the back button.", _bool),
+    Setting("exit.blur", True, "Report window blur (switching apps) as exit intent on touch devices.", _bool),
+    Setting("api.tokens", ["demo-token-change-me"], "Bearer tokens accepted by /api/v1 (at least 16 "
+            "characters each). Change the demo token before going live.", _str_list(r"[!-~]{16,200}")),
+)
+SITE_SETTINGS: tuple[Setting, ...] = (
+    Setting("sites[].key", None, "Site key used in the script tag (data-site) and the API (?site=).",
+            _str(r"[A-Za-z0-9_\-]{1,64}", allow_empty=False)),
+    Setting("sites[].name", "", "Shop name shown to merchants and in the ops console.", _str()),
+    Setting("sites[].origins", None, "Origins (scheme://host[:port]) allowed to open the widget socket.",
+            _str_list(ORIGIN_RE, allow_empty=False)),
+    Setting("sites[].currency", "EUR", "Default ISO 4217 currency of the shop.", _str(r"[A-Z]{3}")),
+)
+ENV_OVERRIDES = {
+    "LINGER_HOST": "server.host", "LINGER_PORT": "server.port", "LINGER_DATA_DIR": "server.data_dir",
+    "LINGER_LOG_LEVEL": "server.log_level", "LINGER_REDIS_URL": "redis.url",
+}
+
+
+@dataclass(frozen=True)
+class Site:
+    key: str
+    name: str
+    origins: tuple[str, ...]
+    currency: str
+
+
+@dataclass(frozen=True)
+class Config:
+    values: dict[str, Any]
+    sites: dict[str, Site]
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def data_dir(self) -> Path:
+        d = Path(self.values["server.data_dir"])
+        if not d.is_absolute() and self.path is not None:
+            d = self.path.parent / d
+        return d.resolve()
+
+
+def _flatten(doc: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for section, body in doc.items():
+        if section == "sites":
+            continue
+        if not isinstance(body, dict):
+            raise ConfigError(f"config: '{section}' must be a table like [{section}]")
+        for k, v in body.items():
+            flat[f"{section}.{k}"] = v
+    return flat
+
+
+def _coerce_env(name: str, raw: str) -> Any:
+    default = next(s.default for s in SETTINGS if s.name == name)
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _check(setting: Setting, value: Any, where: str) -> Any:
+    try:
+        return setting.check(value)
+    except ValueError as e:
+        raise ConfigError(f"config: {where} {e}") from None
+
+
+def _sites(raw: Any) -> dict[str, Site]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("config: sites must have at least one [[sites]] table")
+    known = {s.name.split(".", 1)[1]: s for s in SITE_SETTINGS}
+    sites: dict[str, Site] = {}
+    for n, body in enumerate(raw):
+        if not isinstance(body, dict):
+            raise ConfigError(f"config: sites[{n}] must be a table")
+        for k in body:
+            if k not in known:
+                raise ConfigError(f"config: unknown key 'sites[{n}].{k}' (known: {', '.join(known)})")
+        vals = {}
+        for k, s in known.items():
+            if k not in body and s.default is None:
+                raise ConfigError(f"config: sites[{n}].{k} is required")
+            vals[k] = _check(s, body.get(k, s.default), f"sites[{n}].{k}")
+        if vals["key"] in sites:
+            raise ConfigError(f"config: sites[{n}].key {vals['key']!r} is used twice")
+        sites[vals["key"]] = Site(key=vals["key"], name=vals["name"] or vals["key"],
+                                  origins=tuple(o.rstrip("/") for o in vals["origins"]),
+                                  currency=vals["currency"])
+    return sites
+
+
+def load(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None,
+         env: dict[str, str] | None = None, doc: dict[str, Any] | None = None) -> Config:
+    """Load and validate a config. `doc` (already-parsed TOML) is for tests."""
+    env = dict(os.environ) if env is None else env
+    cfg_path = Path(path or env.get("LINGER_CONFIG") or "config.toml")
+    if doc is None:
+        try:
+            doc = tomllib.loads(cfg_path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config: file not found: {cfg_path}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config: {cfg_path} is not valid TOML: {e}") from None
+    flat = _flatten(doc)
+    known = {s.name: s for s in SETTINGS}
+    for k in flat:
+        if k not in known:
+            close = [n for n in known if n.split(".")[0] == k.split(".")[0]]
+            hint = f" (known in this section: {', '.join(close)})" if close else ""
+            raise ConfigError(f"config: unknown key '{k}'{hint}")
+    for var, name in ENV_OVERRIDES.items():
+        if env.get(var):
+            flat[name] = _coerce_env(name, env[var])
+    flat.update(overrides or {})
+    values = {s.name: _check(s, flat.get(s.name, s.default), s.name) for s in SETTINGS}
+    return Config(values=values, sites=_sites(doc.get("sites")), path=cfg_path.resolve())
+
+
+def docs_table() -> str:
+    """Markdown table of every key, for the README."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS + SITE_SETTINGS:
+        default = "(required)" if s.default is None else f"`{s.default!r}`".replace("'", '"')
+        rows.append(f"| `{s.name}` | {default} | {s.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,250 @@
+"""The live shopper session as a state machine. Pure: time is passed in, effects are returned.
+
+`feed(session, conn, event, now, timing) -> list[Action]` mutates the session and
+returns what the I/O layer must do. `state` and `temperature` are derived from the
+facts kept here, never stored on their own, so they cannot disagree with them.
+
+States: active, idle, hidden, away (no socket, within leave_grace), left (no socket
+past leave_grace), converted (purchased, still on site).
+Temperature: cold (browsing), warm (viewed a product), hot (has a cart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import protocol as p
+from .actions import Action, Cancel, End, Publish, Record, Schedule
+
+IDLE_KINDS = frozenset({"cart", "checkout"})
+STATES = ("active", "idle", "hidden", "away", "left", "converted")
+TEMPERATURES = ("cold", "warm", "hot")
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    idle_after: float = 60.0
+    leave_grace: float = 30.0
+    session_timeout: float = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    hello: p.Hello
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    kind: str  # idle | leave | end
+
+
+Event = Connect | Disconnect | Timer | p.Message
+
+
+@dataclass(slots=True)
+class Session:
+    sid: str
+    vid: str
+    site: str
+    started: float
+    visit: int = 1
+    page_url: str = ""
+    page_title: str = ""
+    page_kind: str = "other"
+    landing: str = ""
+    referrer: str = ""
+    pages: int = 0
+    cart_items: list[dict[str, Any]] = field(default_factory=list)
+    cart_total: float = 0.0
+    cart_count: int = 0
+    currency: str = ""
+    sockets: dict[str, bool] = field(default_factory=dict)  # conn id -> hidden
+    last_act: float = 0.0
+    idle: bool = False
+    away_since: float | None = None
+    left: bool = False
+    converted: bool = False
+    viewed_product: bool = False
+    exits: int = 0
+    last_exit: str = ""
+    purchases: int = 0
+    revenue: float = 0.0
+    device: str = "desktop"
+    lang: str = ""
+    tz: str = ""
+    gpc: bool = False
+    push: str = "default"
+
+    @property
+    def returning(self) -> bool:
+        return self.visit > 1
+
+    @property
+    def connected(self) -> int:
+        return len(self.sockets)
+
+    @property
+    def state(self) -> str:
+        if not self.sockets:
+            return "left" if self.left else "away"
+        if self.converted:
+            return "converted"
+        if all(self.sockets.values()):
+            return "hidden"
+        return "idle" if self.idle else "active"
+
+    @property
+    def temperature(self) -> str:
+        if self.cart_count > 0:
+            return "hot"
+        return "warm" if self.viewed_product else "cold"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Session:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def view(self) -> dict[str, Any]:
+        """The public shape served by the API and the ops console."""
+        return {
+            "sid": self.sid, "vid": self.vid, "site": self.site,
+            "state": self.state, "temperature": self.temperature,
+            "page": {"url": self.page_url, "title": self.page_title, "kind": self.page_kind},
+            "pages": self.pages, "landing": self.landing, "referrer": self.referrer,
+            "cart": {"total": self.cart_total, "count": self.cart_count, "currency": self.currency,
+                     "items": self.cart_items},
+            "connected": self.connected, "returning": self.returning, "visit": self.visit,
+            "started": self.started, "last_act": self.last_act, "away_since": self.away_since,
+            "exits": self.exits, "last_exit": self.last_exit, "converted": self.converted,
+            "purchases": self.purchases, "revenue": self.revenue, "device": self.device,
+            "lang": self.lang, "push": self.push,
+        }
+
+
+def new_session(sid: str, vid: str, site: str, visit: int, now: float) -> Session:
+    return Session(sid=sid, vid=vid, site=site, started=now, visit=visit, last_act=now)
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def _touch(s: Session, now: float, timing: Timing) -> list[Action]:
+    """Activity: reset idle, and (re)arm the idle timer where idleness matters."""
+    s.last_act = now
+    s.idle = False
+    if s.page_kind in IDLE_KINDS and s.sockets:
+        return [Schedule("idle", now + timing.idle_after)]
+    return [Cancel("idle")]
+
+
+def _set_page(s: Session, page: p.Page) -> None:
+    if page.url != s.page_url:
+        s.pages += 1
+    s.page_url, s.page_title, s.page_kind = page.url, page.title, page.kind
+    if page.kind == "product":
+        s.viewed_product = True
+
+
+def _connect(s: Session, conn: str, h: p.Hello, now: float, timing: Timing) -> list[Action]:
+    was_gone = not s.sockets
+    s.sockets[conn] = False
+    if not s.landing:
+        s.landing, s.referrer = h.page.url, h.page.ref
+    s.device = "mobile" if h.touch and 0 < h.screen_w <= 1024 else "desktop"
+    s.lang, s.tz, s.gpc, s.push = h.lang, h.tz, h.gpc, h.push
+    _set_page(s, h.page)
+    acts: list[Action] = []
+    if was_gone:
+        if s.left:
+            acts.append(Publish("returned"))
+        s.away_since, s.left = None, False
+        acts += [Cancel("leave"), Cancel("end")]
+    return acts + _touch(s, now, timing)
+
+
+def _disconnect(s: Session, conn: str, now: float, timing: Timing) -> list[Action]:
+    s.sockets.pop(conn, None)
+    if s.sockets:
+        return []
+    s.away_since = now
+    s.idle = False
+    return [Cancel("idle"), Schedule("leave", now + timing.leave_grace),
+            Schedule("end", now + timing.session_timeout)]
+
+
+def _timer(s: Session, kind: str, now: float, timing: Timing) -> list[Action]:
+    if kind == "idle":
+        if not s.sockets or s.page_kind not in IDLE_KINDS or s.idle:
+            return []
+        due = s.last_act + timing.idle_after
+        if now < due:  # activity arrived after the timer was set: try again later
+            return [Schedule("idle", due)]
+        s.idle = True
+        return [Publish("idle", {"page_kind": s.page_kind, "cart_total": s.cart_total})]
+    if s.sockets or s.away_since is None:
+        return []  # came back before the timer fired
+    if kind == "leave" and not s.left:
+        due = s.away_since + timing.leave_grace
+        if now < due:
+            return [Schedule("leave", due)]
+        s.left = True
+        return [Publish("left", {"cart_total": s.cart_total, "cart_count": s.cart_count})]
+    if kind == "end":
+        due = s.away_since + timing.session_timeout
+        return [Schedule("end", due)] if now < due else [End()]
+    return []
+
+
+def _purchase(s: Session, m: p.Purchase, now: float) -> list[Action]:
+    s.converted = True
+    s.purchases += 1
+    s.revenue = round(s.revenue + m.total, 2)
+    data = {"id": m.id, "order": m.order, "total": m.total, "currency": m.currency,
+            "sid": s.sid, "vid": s.vid, "at": now}
+    return [Record("purchase", data), Publish("purchase", data)]
+
+
+def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[Action]:
+    """Apply one event to the session; return the effects to carry out."""
+    match ev:
+        case Connect(hello=h):
+            return _connect(s, conn, h, now, timing)
+        case Disconnect():
+            return _disconnect(s, conn, now, timing)
+        case Timer(kind=kind):
+            return _timer(s, kind, now, timing)
+        case p.Act():
+            return _touch(s, now, timing)
+        case p.PageMsg(page=page):
+            _set_page(s, page)
+            return _touch(s, now, timing)
+        case p.Cart():
+            s.cart_items = [asdict(i) for i in ev.items]
+            s.cart_total = round(ev.total, 2)
+            s.cart_count = sum(i.qty for i in ev.items)
+            s.currency = ev.currency
+            return _touch(s, now, timing)
+        case p.Vis(hidden=hidden):
+            if conn in s.sockets:
+                s.sockets[conn] = hidden
+            return [] if hidden else _touch(s, now, timing)
+        case p.Exit(how=how):
+            s.exits += 1
+            s.last_exit = how
+            return [Publish("exit", {"how": how})]
+        case p.Purchase():
+            return _purchase(s, ev, now)
+        case p.Email() | p.Push() | p.PopupEv():
+            return [Record(type(ev).__name__.lower(), {"sid": s.sid, "vid": s.vid, "at": now, **asdict(ev)})]
+        case p.Hello():
+            return []  # a second hello on the same socket changes nothing
+    return []  # pragma: no cover - every Event type is matched above

@@ -1,0 +1,221 @@
+"""Live sessions on this instance: feed the core, carry out its actions, run the one timer loop.
+
+While a session has a socket here, the in-memory `Session` is authoritative and every
+change is written through to Redis (group-committed). When its last local socket closes
+it is dropped from memory; timers for it then load it from Redis, whichever instance
+pops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .config import Config
+from .core import protocol as p
+from .core.actions import Action, Cancel, End, Publish, Record, Schedule, Send
+from .core.session import Connect, Disconnect, Event, Session, Timer, Timing, feed, new_session
+from .metrics import Metrics
+from .store import Store, StoreError
+
+log = logging.getLogger("linger.live")
+
+SendFn = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def mint_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class Live:
+    def __init__(self, cfg: Config, store: Store, metrics: Metrics, clock: Callable[[], float] = time.time):
+        self.cfg = cfg
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        self.timing = Timing(idle_after=cfg["timing.idle_after_ms"] / 1000,
+                             leave_grace=cfg["timing.leave_grace"],
+                             session_timeout=cfg["timing.session_timeout"])
+        self.ttl = int(self.timing.session_timeout) + 3600
+        self.instance = mint_id()[:10]
+        self.sessions: dict[str, Session] = {}
+        self.sockets: dict[str, dict[str, SendFn]] = {}
+        self.inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self.alive_instances: set[str] = {self.instance}
+        self._conn_seq = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self.alive_instances = await self.store.heartbeat(self.instance, self.clock())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._timer_loop(), name="linger-timers"),
+                       loop.create_task(self._heartbeat_loop(), name="linger-heartbeat")]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except asyncio.CancelledError:
+                pass
+        try:
+            await self.store.forget_instance(self.instance)
+        except (StoreError, OSError):
+            pass
+
+    def new_conn_id(self) -> str:
+        self._conn_seq += 1
+        return f"{self.instance}.{self._conn_seq}"
+
+    # ------------------------------------------------------------ socket events
+
+    async def hello(self, conn: str, site: str, h: p.Hello, send: SendFn) -> tuple[Session, bool]:
+        now = self.clock()
+        visitor = await self.store.load_visitor(h.vid) if h.vid else None
+        if visitor is not None and visitor.get("site") != site:
+            visitor = None
+        sess = await self._resumable(h.sid, site, visitor, now) if visitor else None
+        resumed = sess is not None
+        if visitor is None:
+            visitor = {"vid": mint_id(), "site": site, "first_seen": now, "visits": 0}
+        if sess is None:
+            visitor["visits"] = int(visitor.get("visits", 0)) + 1
+            sess = new_session(mint_id(), visitor["vid"], site, visitor["visits"], now)
+            self.store.index_session(site, sess.sid, now)
+            self.metrics.sessions_started.inc()
+        visitor["last_seen"], visitor["last_sid"] = now, sess.sid
+        self.store.save_visitor(visitor)
+        self.sessions[sess.sid] = sess
+        self.sockets.setdefault(sess.sid, {})[conn] = send
+        self._apply(sess, conn, Connect(h), now)
+        return sess, resumed
+
+    async def _resumable(self, sid: str | None, site: str, visitor: dict[str, Any], now: float) -> Session | None:
+        if not sid:
+            return None
+        sess = self.sessions.get(sid)
+        if sess is None:
+            raw = await self.store.load_session(sid)
+            if raw is None:
+                return None
+            sess = Session.from_dict(raw)
+            # sockets held by an instance that is gone (crash) are not open any more
+            sess.sockets = {c: hid for c, hid in sess.sockets.items()
+                            if c.split(".", 1)[0] in self.alive_instances}
+            if not sess.sockets and sess.away_since is None:
+                sess.away_since = now
+        if sess.vid != visitor["vid"] or sess.site != site:
+            return None
+        if not sess.sockets and sess.away_since is not None and now - sess.away_since >= self.timing.session_timeout:
+            return None
+        return sess
+
+    async def message(self, conn: str, sess: Session, msg: p.Message) -> str | None:
+        """Apply one parsed frame. Returns the id to acknowledge, if any, once it is durable."""
+        mid = getattr(msg, "id", None)
+        if mid is None:
+            self._apply(sess, conn, msg, self.clock())
+            return None
+        key = (sess.vid, mid)
+        running = self.inflight.get(key)
+        if running is not None:  # the same id on another socket right now: wait for that one
+            await asyncio.shield(running)
+            return mid
+        if await self.store.is_done(sess.vid, mid):
+            self.metrics.duplicates.inc()
+            return mid
+        self._apply(sess, conn, msg, self.clock())
+        self.store.mark_done(sess.vid, mid)
+        fut = self.store.writer.commit(durable=True)
+        self.inflight[key] = fut
+        try:
+            await asyncio.shield(fut)
+        finally:
+            self.inflight.pop(key, None)
+        return mid
+
+    def bye(self, conn: str, sess: Session) -> None:
+        self._apply(sess, conn, Disconnect(), self.clock())
+        local = self.sockets.get(sess.sid)
+        if local is not None:
+            local.pop(conn, None)
+            if not local:
+                del self.sockets[sess.sid]
+                self.sessions.pop(sess.sid, None)
+
+    # ------------------------------------------------------------ core glue
+
+    def _apply(self, sess: Session, conn: str, ev: Event, now: float) -> list[Action]:
+        actions = feed(sess, conn, ev, now, self.timing)
+        self.store.save_session(sess.to_dict(), self.ttl)
+        for a in actions:
+            self._perform(sess, a)
+        return actions
+
+    def _perform(self, sess: Session, a: Action) -> None:
+        match a:
+            case Schedule(kind=kind, at=at):
+                self.store.schedule(kind, sess.sid, at)
+            case Cancel(kind=kind):
+                self.store.cancel(kind, sess.sid)
+            case Record(kind=kind, data=data):
+                self.store.record(kind, sess.site, data)
+            case Publish(event=event, data=data):
+                self.metrics.events.labels(event).inc()
+                self.store.publish(sess.site, {"event": event, "sid": sess.sid, "vid": sess.vid, **data})
+            case Send(msg=msg):
+                for send in list(self.sockets.get(sess.sid, {}).values()):
+                    asyncio.get_running_loop().create_task(send(msg))
+            case End():
+                self.store.end_session(sess.site, sess.sid)
+
+    # ------------------------------------------------------------ timers and heartbeat
+
+    async def fire_due(self) -> int:
+        """Pop due timers (atomically, across instances) and feed them to their sessions."""
+        now = self.clock()
+        due = await self.store.pop_due(now)
+        if not due:
+            return 0
+        await self.store.writer.commit()  # what this instance queued is visible before we read
+        for kind, sid in due:
+            sess = self.sessions.get(sid)
+            if sess is None:
+                raw = await self.store.load_session(sid)
+                if raw is None:
+                    continue
+                sess = Session.from_dict(raw)
+                sess.sockets = {c: h for c, h in sess.sockets.items()
+                                if c.split(".", 1)[0] in self.alive_instances}
+            self._apply(sess, "", Timer(kind), now)
+        return len(due)
+
+    async def _timer_loop(self) -> None:
+        tick = self.cfg["timing.timer_tick_ms"] / 1000
+        while True:
+            try:
+                await self.fire_due()
+            except (StoreError, OSError) as e:
+                log.error("timer loop: %s", e)
+            await asyncio.sleep(tick)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            try:
+                self.alive_instances = await self.store.heartbeat(self.instance, self.clock())
+            except (StoreError, OSError) as e:
+                log.error("heartbeat: %s", e)
+
+    def counts_by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for s in self.sessions.values():
+            counts[s.state] = counts.get(s.state, 0) + 1
+        return counts

@@ -1,0 +1,45 @@
+"""Prometheus metrics (prometheus-client), one registry per app so several apps can live in one process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .core.session import STATES
+
+
+class _SessionsByState(Collector):
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        g = GaugeMetricFamily("linger_sessions", "Sessions with a socket on this instance, by state",
+                              labels=["state"])
+        counts = self.counts()
+        for st in STATES:
+            g.add_metric([st], counts.get(st, 0))
+        yield g
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.connections = Gauge("linger_connections", "Open widget sockets", registry=r)
+        self.frames_in = Counter("linger_frames_in", "Frames received from widgets", ["t"], registry=r)
+        self.frames_out = Counter("linger_frames_out", "Frames sent to widgets", ["t"], registry=r)
+        self.errors = Counter("linger_errors", "Errors by code", ["code"], registry=r)
+        self.rejected = Counter("linger_handshakes_rejected", "Refused handshakes", ["reason"], registry=r)
+        self.sessions_started = Counter("linger_sessions_started", "New sessions", registry=r)
+        self.duplicates = Counter("linger_duplicate_ids", "Client messages whose id was already applied",
+                                  registry=r)
+        self.events = Counter("linger_session_events", "Notable session events", ["event"], registry=r)
+
+    def watch_sessions(self, counts: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(_SessionsByState(counts))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,255 @@
+"""The only module that talks to Redis.
+
+Key layout (every key starts with `redis.prefix`, default `lg:`):
+
+| key                    | type   | holds                                                          |
+|------------------------|--------|----------------------------------------------------------------|
+| `s:{sid}`              | string | session JSON (core.session.Session), expires session_timeout+1h after the last write |
+| `v:{vid}`              | string | visitor JSON: site, first_seen, last_seen, visits, last_sid    |
+| `live:{site}`          | zset   | sid -> started; sessions not yet ended                         |
+| `timers`               | zset   | "kind|sid" -> due time (epoch s); one timer mechanism for all  |
+| `done:{vid}`           | set    | ids of client messages already applied (30 days)               |
+| `rec:{kind}:{site}`    | list   | durable records: purchase, email, push, popup                  |
+| `instances`            | zset   | instance id -> last heartbeat                                  |
+| `events:{site}`        | pubsub | notable session events (left, idle, purchase, ...)             |
+
+Writes on the hot path go through `Writer`, a group commit: everything queued while
+one MULTI/EXEC is in flight goes out in the next one, session blobs coalesced per sid.
+Callers that need durability await their batch, which is followed by WAITAOF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+log = logging.getLogger("linger.store")
+
+DONE_TTL = 30 * 86400
+VISITOR_TTL = 400 * 86400
+
+_POP_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+return due
+"""
+
+StoreError = RedisError
+
+
+class Writer:
+    """Group commit of hot-path writes: one MULTI/EXEC per batch, WAITAOF when a caller needs it."""
+
+    def __init__(self, r: aioredis.Redis, durable_acks: bool) -> None:
+        self._r = r
+        self.durable_acks = durable_acks
+        self._blobs: dict[str, tuple[bytes, int]] = {}
+        self._cmds: list[tuple[Any, ...]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._durable = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="linger-writer")
+
+    def blob(self, key: str, value: bytes, ttl: int) -> None:
+        self._blobs[key] = (value, ttl)
+        self._wake.set()
+
+    def cmd(self, *args: Any) -> None:
+        self._cmds.append(args)
+        self._wake.set()
+
+    def commit(self, durable: bool = False) -> asyncio.Future[None]:
+        """A future that resolves once everything queued so far is stored (and fsynced if durable)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        self._durable = self._durable or durable
+        self._wake.set()
+        return fut
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._blobs or self._cmds or self._waiters)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        blobs, cmds, waiters, durable = self._blobs, self._cmds, self._waiters, self._durable
+        self._blobs, self._cmds, self._waiters, self._durable = {}, [], [], False
+        try:
+            pipe = self._r.pipeline(transaction=True)
+            for key, (value, ttl) in blobs.items():
+                pipe.set(key, value, ex=ttl)
+            for args in cmds:
+                pipe.execute_command(*args)
+            await pipe.execute()
+            self.batches += 1
+            if durable and self.durable_acks:
+                await self._waitaof()
+        except (RedisError, OSError) as e:
+            log.error("redis write failed (%d writes lost, %d callers told): %s", len(blobs) + len(cmds),
+                      len(waiters), e)
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(StoreError(str(e)))
+            return
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    async def _waitaof(self) -> None:
+        try:
+            await self._r.execute_command("WAITAOF", 1, 0, 2000)
+        except ResponseError as e:
+            log.warning("WAITAOF unavailable (%s): acks now follow the write, not the fsync", e)
+            self.durable_acks = False
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.flush()
+
+
+class Store:
+    def __init__(self, url: str, prefix: str = "lg:", durable_acks: bool = True) -> None:
+        self.url = url
+        self.p = prefix
+        self.r: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=False,
+                                                         health_check_interval=30)
+        self.writer = Writer(self.r, durable_acks)
+        self._pop_due = self.r.register_script(_POP_DUE)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def open(self, wait: float = 10.0) -> None:
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            try:
+                await self.r.ping()
+                break
+            except (RedisError, OSError) as e:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise StoreError(f"cannot reach Redis at {self.url}: {e}") from None
+                await asyncio.sleep(0.05)
+        if self.writer.durable_acks:
+            aof = await self.r.config_get("appendonly")
+            if aof.get(b"appendonly", aof.get("appendonly")) not in (b"yes", "yes"):
+                log.warning("Redis at %s has appendonly off: acks follow the write, not an fsync", self.url)
+                self.writer.durable_acks = False
+        self.writer.start()
+
+    async def close(self) -> None:
+        await self.writer.close()
+        await self.r.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.r.ping())
+        except (RedisError, OSError):
+            return False
+
+    # ------------------------------------------------------------ sessions and visitors
+
+    async def load_session(self, sid: str) -> dict[str, Any] | None:
+        raw = await self.r.get(f"{self.p}s:{sid}")
+        return orjson.loads(raw) if raw else None
+
+    async def load_sessions(self, sids: list[str]) -> list[dict[str, Any]]:
+        if not sids:
+            return []
+        raws = await self.r.mget([f"{self.p}s:{s}" for s in sids])
+        return [orjson.loads(x) for x in raws if x]
+
+    def save_session(self, sess: dict[str, Any], ttl: int) -> None:
+        self.writer.blob(f"{self.p}s:{sess['sid']}", orjson.dumps(sess), ttl)
+
+    def index_session(self, site: str, sid: str, started: float) -> None:
+        self.writer.cmd("ZADD", f"{self.p}live:{site}", started, sid)
+
+    def end_session(self, site: str, sid: str) -> None:
+        self.writer.cmd("ZREM", f"{self.p}live:{site}", sid)
+
+    async def live_sids(self, site: str, limit: int = 1000) -> list[str]:
+        raw = await self.r.zrevrange(f"{self.p}live:{site}", 0, limit - 1)
+        return [x.decode() for x in raw]
+
+    async def load_visitor(self, vid: str) -> dict[str, Any] | None:
+        raw = await self.r.get(f"{self.p}v:{vid}")
+        return orjson.loads(raw) if raw else None
+
+    def save_visitor(self, visitor: dict[str, Any]) -> None:
+        self.writer.blob(f"{self.p}v:{visitor['vid']}", orjson.dumps(visitor), VISITOR_TTL)
+
+    # ------------------------------------------------------------ idempotent client messages
+
+    async def is_done(self, vid: str, mid: str) -> bool:
+        return bool(await self.r.sismember(f"{self.p}done:{vid}", mid))
+
+    def mark_done(self, vid: str, mid: str) -> None:
+        key = f"{self.p}done:{vid}"
+        self.writer.cmd("SADD", key, mid)
+        self.writer.cmd("EXPIRE", key, DONE_TTL)
+
+    def record(self, kind: str, site: str, data: dict[str, Any]) -> None:
+        self.writer.cmd("RPUSH", f"{self.p}rec:{kind}:{site}", orjson.dumps(data))
+
+    async def records(self, kind: str, site: str, limit: int = 1000) -> list[dict[str, Any]]:
+        raw = await self.r.lrange(f"{self.p}rec:{kind}:{site}", -limit, -1)
+        return [orjson.loads(x) for x in raw]
+
+    def publish(self, site: str, event: dict[str, Any]) -> None:
+        self.writer.cmd("PUBLISH", f"{self.p}events:{site}", orjson.dumps(event))
+
+    # ------------------------------------------------------------ timers
+
+    def schedule(self, kind: str, sid: str, at: float) -> None:
+        self.writer.cmd("ZADD", f"{self.p}timers", at, f"{kind}|{sid}")
+
+    def cancel(self, kind: str, sid: str) -> None:
+        self.writer.cmd("ZREM", f"{self.p}timers", f"{kind}|{sid}")
+
+    async def pop_due(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
+        """Atomically take due timers, so each fires on exactly one instance."""
+        raw = await self._pop_due(keys=[f"{self.p}timers"], args=[now, limit])
+        out = []
+        for m in raw:
+            kind, _, sid = m.decode().partition("|")
+            out.append((kind, sid))
+        return out
+
+    # ------------------------------------------------------------ instances
+
+    async def heartbeat(self, instance: str, now: float) -> set[str]:
+        """Record this instance as alive; return the ids of every instance alive in the last 30 s."""
+        key = f"{self.p}instances"
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zadd(key, {instance: now})
+        pipe.zremrangebyscore(key, "-inf", now - 30)
+        pipe.zrange(key, 0, -1)
+        res = await pipe.execute()
+        return {x.decode() for x in res[2]}
+
+    async def forget_instance(self, instance: str) -> None:
+        await self.r.zrem(f"{self.p}instances", instance)
+
+    async def info_memory(self) -> int:
+        info = await self.r.info("memory")
+        return int(info.get("used_memory", 0))
