@@ -1,0 +1,85 @@
+"""Sessions, visitors and applied ids survive a server restart (embedded Redis, append-only file)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.support import FAST, Server, open_session, recv, send
+
+pytestmark = pytest.mark.integration
+
+
+def test_resume_and_dedupe_across_restart(tmp_path: Path) -> None:
+    srv = Server(tmp_path, FAST | {"timing": {**FAST["timing"], "session_timeout": 60, "leave_grace": 30}})
+    srv.start()
+    try:
+        ws, ready = open_session(srv)
+        with ws:
+            send(ws, {"t": "cart", "items": [{"id": "1", "name": "Boot", "price": 139, "qty": 1}],
+                      "total": 139, "currency": "EUR"})
+            send(ws, {"t": "purchase", "id": "buy-1", "order": "B1", "total": 139, "currency": "EUR"})
+            assert recv(ws) == {"t": "ack", "id": "buy-1"}
+            srv.stop()  # SIGTERM: sockets get 1012, pending writes are flushed, valkey stops
+        srv.start()
+        ws, again = open_session(srv, vid=ready["vid"], sid=ready["sid"])
+        with ws:
+            assert again["resumed"] is True and again["sid"] == ready["sid"]
+            send(ws, {"t": "purchase", "id": "buy-1", "order": "B1", "total": 139, "currency": "EUR"})
+            assert recv(ws) == {"t": "ack", "id": "buy-1"}
+            s = srv.session(ready["sid"])
+            assert s["purchases"] == 1 and s["cart"]["total"] == 139 and s["connected"] == 1
+    finally:
+        srv.stop()
+
+
+def test_drain_closes_sockets_with_1012(tmp_path: Path) -> None:
+    srv = Server(tmp_path, FAST).start()
+    try:
+        ws, _ = open_session(srv)
+        srv.stop()
+        from websockets.exceptions import ConnectionClosed
+        with pytest.raises(ConnectionClosed) as err:
+            ws.recv(timeout=5)
+        assert err.value.rcvd is not None and err.value.rcvd.code == 1012
+    finally:
+        srv.stop()
+
+
+def test_stale_pid_and_socket_from_a_crash_do_not_block_start(tmp_path: Path) -> None:
+    srv = Server(tmp_path, FAST).start()
+    redis_dir = tmp_path / "var" / "redis"
+    valkey_pid = int((redis_dir / "redis.pid").read_text())
+    srv.stop(signal.SIGKILL)  # the server dies; its valkey child keeps running
+    os.kill(valkey_pid, 0)
+    try:
+        srv.start()
+        ws, _ = open_session(srv)
+        ws.close()
+    finally:
+        srv.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(valkey_pid, 0)
+
+
+def test_external_redis_url_starts_nothing(tmp_path: Path) -> None:
+    """With redis.url set, the server uses that Redis and does not start its own."""
+    from server.embedded import EmbeddedRedis
+
+    ext = EmbeddedRedis(tmp_path / "ext")  # stands in for an operator's Redis
+    url = ext.start()
+    try:
+        (tmp_path / "app").mkdir()
+        srv = Server(tmp_path / "app", FAST | {"redis": {"url": url}}).start()
+        try:
+            ws, ready = open_session(srv)
+            ws.close()
+            assert srv.session(ready["sid"])["sid"] == ready["sid"]
+            assert not (tmp_path / "app" / "var" / "redis").exists()
+        finally:
+            srv.stop()
+    finally:
+        ext.stop()

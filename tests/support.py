@@ -1,0 +1,141 @@
+"""Test support: run the real server in a subprocess with its own config and embedded Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from websockets.sync.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "test-token-0123456789abcdef"
+FAST = {
+    "timing": {"session_timeout": 3, "leave_grace": 0.6, "idle_after_ms": 400, "act_every_ms": 100,
+               "timer_tick_ms": 20},
+    "exit": {"min_dwell_ms": 200, "delay_ms": 0},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _toml(doc: dict[str, Any]) -> str:
+    lines = []
+    for section, body in doc.items():
+        if section == "sites":
+            continue
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {orjson.dumps(v).decode()}" for k, v in body.items()]
+    for site in doc.get("sites", []):
+        lines.append("[[sites]]")
+        lines += [f"{k} = {orjson.dumps(v).decode()}" for k, v in site.items()]
+    return "\n".join(lines) + "\n"
+
+
+class Server:
+    def __init__(self, tmp: Path, overrides: dict[str, dict[str, Any]] | None = None, port: int | None = None):
+        self.tmp = tmp
+        self.port = port or free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        doc: dict[str, Any] = {
+            "server": {"host": "127.0.0.1", "port": self.port, "data_dir": str(tmp / "var"),
+                       "log_level": "warning", "drain_seconds": 2},
+            "api": {"tokens": [TOKEN]},
+            "sites": [{"key": "demo", "name": "Demo", "origins": [self.origin, f"http://localhost:{self.port}"]}],
+        }
+        for section, body in (overrides or {}).items():
+            doc.setdefault(section, {}).update(body)
+        self.config = tmp / "config.toml"
+        self.config.write_text(_toml(doc))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tmp / "server.log"
+
+    @property
+    def url(self) -> str:
+        return self.origin
+
+    def start(self, timeout: float = 20) -> Server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINGER_")}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "server", "run", "--config", str(self.config)],
+                                         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not come up: {self.log.read_text()[-2000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    # --------------------------------------------------------- clients
+
+    def ws(self, origin: str | None = None, site: str = "demo") -> ClientConnection:
+        return connect(f"ws://127.0.0.1:{self.port}/ws?site={site}&v=1", origin=origin or self.origin,  # type: ignore[arg-type]
+                       open_timeout=5, max_size=2**20, legacy=True)
+
+    def api(self, path: str, token: str = TOKEN) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", headers={"authorization": f"Bearer {token}"}, timeout=5)
+
+    def session(self, sid: str) -> dict[str, Any]:
+        r = self.api(f"/api/v1/sessions/{sid}")
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def wait_session(self, sid: str, pred: Any, timeout: float = 5) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            last = self.session(sid)
+            if pred(last):
+                return last
+            time.sleep(0.03)
+        raise AssertionError(f"session never matched; last seen: {last}")
+
+
+def hello(vid: str | None = None, sid: str | None = None, url: str = "https://shop.example/p/42",
+          kind: str = "product", **extra: Any) -> dict[str, Any]:
+    return {"t": "hello", "v": 1, "vid": vid, "sid": sid,
+            "page": {"url": url, "title": "Red shoe", "ref": "", "kind": kind},
+            "screen": {"w": 1280, "h": 800, "touch": False}, "lang": "en", "tz": "Europe/Warsaw",
+            "gpc": False, "push": "default", **extra}
+
+
+def send(ws: ClientConnection, msg: Any) -> None:
+    ws.send(msg if isinstance(msg, str) else orjson.dumps(msg).decode())
+
+
+def recv(ws: ClientConnection, timeout: float = 5) -> dict[str, Any]:
+    return orjson.loads(ws.recv(timeout=timeout))  # type: ignore[no-any-return]
+
+
+def open_session(server: Server, **kw: Any) -> tuple[ClientConnection, dict[str, Any]]:
+    ws = server.ws()
+    send(ws, hello(**kw))
+    ready = recv(ws)
+    assert ready["t"] == "ready", ready
+    return ws, ready

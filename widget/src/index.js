@@ -1,0 +1,85 @@
+// Linger storefront widget. One tag: <script async src="https://HOST/widget.js" data-site="KEY"></script>
+// Merchants (and the demo shop) call window.linger(cmd, data); calls made before load wait in linger.q.
+import { guard, load, save, report } from "./util.js";
+import { Transport } from "./transport.js";
+import { current, setKind, watchNavigation } from "./page.js";
+import { watchActivity, watchExit } from "./signals.js";
+
+var VID = "linger.vid";
+var SID = "linger.sid";
+
+var start = guard(function () {
+  var stub = window.linger;
+  if (stub && stub.loaded) return;
+  var script = document.currentScript || document.querySelector("script[data-site][src*='widget']");
+  if (!script) return;
+  var site = script.getAttribute("data-site");
+  var host = new URL(script.src, location.href);
+  var wsUrl = (host.protocol === "https:" ? "wss://" : "ws://") + host.host + "/ws?site=" +
+    encodeURIComponent(site) + "&v=1";
+  var settings = { act_every_ms: 5000, exit: { min_dwell_ms: 2000, sensitivity_px: 20, delay_ms: 100 } };
+  var state = { loaded: true, connected: false, vid: load(VID, null), sid: load(SID, null), events: [] };
+
+  function hello() {
+    var pushState = "unsupported";
+    try { if (window.Notification) pushState = Notification.permission; } catch (e) { /* ignore */ }
+    return {
+      t: "hello", v: 1, vid: load(VID, null), sid: load(SID, null), page: current(),
+      screen: { w: window.innerWidth || 0, h: window.innerHeight || 0,
+                touch: "ontouchstart" in window || navigator.maxTouchPoints > 0 },
+      lang: (navigator.language || "").slice(0, 35),
+      tz: (Intl.DateTimeFormat().resolvedOptions().timeZone || "").slice(0, 64),
+      gpc: navigator.globalPrivacyControl === true, push: pushState,
+    };
+  }
+
+  function onMessage(msg) {
+    state.events.push(msg.t);
+    if (state.events.length > 50) state.events.shift();
+    if (msg.t === "ready") {
+      save(VID, msg.vid); save(SID, msg.sid);
+      state.vid = msg.vid; state.sid = msg.sid; state.connected = true; state.resumed = msg.resumed;
+      settings = msg.settings || settings;
+    } else if (msg.t === "_closed") {
+      state.connected = false;
+    } else if (msg.t === "error") {
+      report("server: " + msg.code + " " + (msg.msg || ""));
+    }
+  }
+
+  var transport = new Transport(wsUrl, hello, onMessage);
+  var exit = null;
+
+  var commands = {
+    cart: function (d) {
+      transport.send({ t: "cart", items: (d.items || []).slice(0, 100), total: +d.total || 0,
+                       currency: String(d.currency || "").toUpperCase() });
+    },
+    purchase: function (d) {
+      transport.sendDurable({ t: "purchase", order: String(d.order || ""), total: +d.total || 0,
+                              currency: String(d.currency || "").toUpperCase() });
+    },
+    page: function (d) {
+      if (d && d.kind) setKind(d.kind);
+      transport.send({ t: "page", page: current() });
+    },
+  };
+
+  var api = guard(function (cmd, data) {
+    var fn = commands[cmd];
+    if (fn) fn(data || {});
+    else report("unknown command " + cmd);
+  });
+  api.loaded = true;
+  api.state = state;
+  api.version = 1;
+  window.linger = api;
+  transport.start();
+  (stub && stub.q ? stub.q : []).forEach(function (args) { api.apply(null, args); });
+
+  watchNavigation(function () { transport.send({ t: "page", page: current() }); if (exit) exit.reset(); });
+  watchActivity(function () { return settings; }, transport.send);
+  exit = watchExit(function () { return settings; }, function (how) { transport.send({ t: "exit", how: how }); });
+});
+
+start();

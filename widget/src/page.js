@@ -1,0 +1,47 @@
+// What page is this: url, title, referrer and kind (meta tag, merchant override, or URL heuristics).
+import { on } from "./util.js";
+
+var KINDS = ["home", "category", "product", "cart", "checkout", "thanks", "other"];
+var override = null;
+
+export function setKind(kind) { override = KINDS.indexOf(kind) >= 0 ? kind : null; }
+
+export function guessKind(path) {
+  var p = path.toLowerCase();
+  if (/\/(thank|order-received|order-confirmation|success)/.test(p)) return "thanks";
+  if (/\/checkout/.test(p)) return "checkout";
+  if (/\/(cart|basket|bag)(\/|$)/.test(p)) return "cart";
+  if (/\/(p|product|products|item)\/[^/]+/.test(p)) return "product";
+  if (/\/(c|category|categories|collections?|shop)(\/|$)/.test(p)) return "category";
+  if (p === "/" || p === "" || /^\/(index\.html?|home|demo\/?)$/.test(p)) return "home";
+  return "other";
+}
+
+export function current() {
+  var meta = document.querySelector('meta[name="linger:kind"]');
+  var kind = override || (meta && KINDS.indexOf(meta.content) >= 0 ? meta.content : guessKind(location.pathname));
+  return {
+    url: location.href.slice(0, 2048),
+    title: (document.title || "").slice(0, 512),
+    ref: (document.referrer || "").slice(0, 2048),
+    kind: kind,
+  };
+}
+
+// Calls back whenever a single-page app changes the URL through the history API.
+export function watchNavigation(cb) {
+  var last = location.href;
+  function check() {
+    if (location.href !== last) { last = location.href; cb(); }
+  }
+  ["pushState", "replaceState"].forEach(function (name) {
+    var orig = history[name];
+    history[name] = function () {
+      var r = orig.apply(this, arguments);
+      try { check(); } catch (e) { /* never break the host's navigation */ }
+      return r;
+    };
+  });
+  on(window, "popstate", check);
+  on(window, "hashchange", check);
+}

@@ -1,0 +1,71 @@
+// Raw shopper signals: throttled activity, tab visibility, exit intent (desktop mouse through the
+// top as in ouibounce; mobile fast scroll-up, back button, window blur). The server decides.
+import { on, now, guard } from "./util.js";
+
+export function watchActivity(settings, send) {
+  var last = 0;
+  function act() {
+    var t = now();
+    if (t - last >= settings().act_every_ms) { last = t; send({ t: "act" }); }
+  }
+  ["mousemove", "mousedown", "keydown", "scroll", "touchstart", "wheel", "input"].forEach(function (type) {
+    on(document, type, act);
+  });
+  on(document, "visibilitychange", function () {
+    send({ t: "vis", state: document.visibilityState === "hidden" ? "hidden" : "visible" });
+  });
+}
+
+export function watchExit(settings, fire) {
+  var start = now();
+  var timer = null;
+  var done = {};
+  var touch = "ontouchstart" in window || navigator.maxTouchPoints > 0;
+
+  function cfg() { return settings().exit || {}; }
+  function dwelled() { return now() - start >= (cfg().min_dwell_ms || 0); }
+  function emit(how) {
+    if (done[how] || !dwelled()) return;
+    done[how] = true;
+    fire(how);
+  }
+
+  // Desktop: the pointer leaves the page through its top edge, after a grace delay.
+  on(document.documentElement, "mouseleave", function (e) {
+    if (e.clientY > (cfg().sensitivity_px || 0) || timer) return;
+    timer = setTimeout(guard(function () { timer = null; emit("mouse"); }), cfg().delay_ms || 0);
+  });
+  on(document.documentElement, "mouseenter", function () {
+    if (timer) { clearTimeout(timer); timer = null; }
+  });
+
+  if (!touch) return { reset: reset };
+
+  // Mobile: a fast flick back up the page.
+  var lastY = window.scrollY, lastT = now();
+  on(window, "scroll", function () {
+    var y = window.scrollY, t = now();
+    var speed = (lastY - y) / Math.max(1, t - lastT);
+    if (speed > (cfg().scroll_speed || 1.5) && y > 0) emit("scroll");
+    lastY = y; lastT = t;
+  });
+
+  // Mobile: switching apps.
+  on(window, "blur", function () {
+    if (cfg().blur && !(document.activeElement && document.activeElement.tagName === "IFRAME")) emit("blur");
+  });
+
+  // Mobile: the back button. One extra history entry for this URL; popping it is the exit signal.
+  var trapped = false;
+  setTimeout(guard(function () {
+    if (!cfg().back || trapped) return;
+    trapped = true;
+    history.pushState({ lingerTrap: 1 }, "", location.href);
+  }), Math.max(0, cfg().min_dwell_ms || 0));
+  on(window, "popstate", function (e) {
+    if (trapped && !(e.state && e.state.lingerTrap)) { trapped = false; emit("back"); }
+  });
+
+  function reset() { start = now(); done = {}; }
+  return { reset: reset };
+}
