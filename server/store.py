@@ -4,7 +4,7 @@ Key layout (every key starts with `redis.prefix`, default `lg:`):
 
 | key                    | type   | holds                                                          |
 |------------------------|--------|----------------------------------------------------------------|
-| `s:{sid}`              | string | session JSON (core.session.Session), expires session_timeout+1h after the last write |
+| `s:{sid}`              | string | session JSON (core.session.Session); expires session_timeout+1h after a write |
 | `v:{vid}`              | string | visitor JSON: site, first_seen, last_seen, visits, last_sid    |
 | `live:{site}`          | zset   | sid -> started; sessions not yet ended                         |
 | `timers`               | zset   | "kind|sid" -> due time (epoch s); one timer mechanism for all  |

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,7 +311,7 @@ def _purchase(o: dict[str, Any]) -> Purchase:
                     currency=_currency(o))
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "hello": _hello,
     "page": lambda o: PageMsg(parse_page(o)),
     "cart": _cart,
@@ -339,7 +340,7 @@ def parse(data: str | bytes) -> Message:
     if parser is None:
         raise BadMessage("unknown message type" if isinstance(t, str) else "missing field 't'", ref)
     try:
-        return parser(obj)  # type: ignore[no-any-return]
+        return parser(obj)
     except BadMessage as e:
         e.ref = ref
         raise

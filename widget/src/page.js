@@ -2,9 +2,10 @@
 import { on } from "./util.js";
 
 var KINDS = ["home", "category", "product", "cart", "checkout", "thanks", "other"];
-var override = null;
+var loadedAt = location.href;
+var override = null; // {url, kind}: a merchant's linger('page', {kind}) for the URL it was made on
 
-export function setKind(kind) { override = KINDS.indexOf(kind) >= 0 ? kind : null; }
+export function setKind(kind) { override = KINDS.indexOf(kind) >= 0 ? { url: location.href, kind: kind } : null; }
 
 export function guessKind(path) {
   var p = path.toLowerCase();
@@ -18,8 +19,10 @@ export function guessKind(path) {
 }
 
 export function current() {
-  var meta = document.querySelector('meta[name="linger:kind"]');
-  var kind = override || (meta && KINDS.indexOf(meta.content) >= 0 ? meta.content : guessKind(location.pathname));
+  // The page's meta tag describes the document as loaded; after an SPA navigation it may be stale.
+  var meta = location.href === loadedAt && document.querySelector('meta[name="linger:kind"]');
+  var kind = override && override.url === location.href ? override.kind
+    : meta && KINDS.indexOf(meta.content) >= 0 ? meta.content : guessKind(location.pathname);
   return {
     url: location.href.slice(0, 2048),
     title: (document.title || "").slice(0, 512),

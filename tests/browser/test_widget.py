@@ -1,0 +1,99 @@
+"""The widget in a real Chromium on the demo store: connect, page views, cart, exit intent, hidden tab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support import Server
+
+
+def ready(page: Any) -> dict[str, Any]:
+    page.wait_for_function("window.linger && window.linger.loaded && window.linger.state.connected")
+    return page.evaluate("({vid: linger.state.vid, sid: linger.state.sid})")  # type: ignore[no-any-return]
+
+
+def test_widget_connects_and_reports_pages_and_cart(page: Any, shop: Server) -> None:
+    page.goto(f"{shop.url}/demo")
+    ids = ready(page)
+    s = shop.wait_session(ids["sid"], lambda s: s["connected"] == 1)
+    assert s["page"]["kind"] == "home" and s["state"] == "active"
+
+    page.click("a[href='/demo/p/42']")
+    page.wait_for_url("**/demo/p/42")
+    again = ready(page)
+    assert again == ids  # the same visit, resumed across navigation
+    page.click("#add")
+    s = shop.wait_session(ids["sid"], lambda s: s["cart"]["count"] == 1)
+    assert s["page"]["kind"] == "product" and s["pages"] == 2 and s["temperature"] == "hot"
+    assert s["cart"]["total"] == 89 and s["cart"]["currency"] == "EUR"
+    assert page.console_errors == []
+
+
+def test_spa_navigation_is_reported(page: Any, shop: Server) -> None:
+    page.goto(f"{shop.url}/demo")
+    ids = ready(page)
+    page.evaluate("history.pushState({}, '', '/demo/c/shoes')")
+    s = shop.wait_session(ids["sid"], lambda s: s["page"]["url"].endswith("/demo/c/shoes"))
+    assert s["page"]["kind"] == "category" and s["pages"] == 2
+
+
+def test_exit_intent_and_hidden_tab_reach_the_session(page: Any, shop: Server) -> None:
+    page.goto(f"{shop.url}/demo/c/shoes")
+    ids = ready(page)
+    page.wait_for_timeout(250)  # min_dwell_ms is 200 in the test config
+    page.mouse.move(300, 300)
+    page.mouse.move(300, 5)
+    page.mouse.move(300, -20)
+    s = shop.wait_session(ids["sid"], lambda s: s["exits"] >= 1)
+    assert s["last_exit"] == "mouse"
+
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    shop.wait_session(ids["sid"], lambda s: s["state"] == "hidden")
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'visible'});
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    shop.wait_session(ids["sid"], lambda s: s["state"] == "active")
+    assert page.console_errors == []
+
+
+def test_queued_calls_before_load_are_not_lost(page: Any, shop: Server) -> None:
+    # the demo shop reports its cart from a deferred script that may run before the widget loads
+    page.goto(f"{shop.url}/demo")
+    page.evaluate("localStorage.setItem('demo.cart', JSON.stringify([{id:'61',name:'Wool beanie',price:24,qty:3}]))")
+    page.goto(f"{shop.url}/demo/cart")
+    ids = ready(page)
+    s = shop.wait_session(ids["sid"], lambda s: s["cart"]["count"] == 3)
+    assert s["cart"]["total"] == 72 and s["page"]["kind"] == "cart"
+
+
+def test_checkout_purchase_survives_navigation_via_the_outbox(page: Any, shop: Server) -> None:
+    page.goto(f"{shop.url}/demo/p/43")
+    ids = ready(page)
+    page.click("#add")
+    page.goto(f"{shop.url}/demo/checkout")
+    ready(page)
+    page.fill("#email", "shopper@example.com")
+    page.fill("#name", "Ada Shopper")
+    page.fill("#address", "1 Long Walk")
+    page.fill("#city", "Kraków")
+    page.click("#place-order")
+    page.wait_for_url("**/demo/thanks**")
+    ready(page)
+    page.wait_for_function("JSON.parse(localStorage.getItem('linger.outbox') || '[]').length === 0")
+    s = shop.wait_session(ids["sid"], lambda s: s["purchases"] == 1)
+    assert s["converted"] and s["revenue"] == 139 and s["page"]["kind"] == "thanks"
+    assert page.console_errors == []
+
+
+def test_widget_never_throws_into_the_host_page(page: Any, shop: Server) -> None:
+    page.goto(f"{shop.url}/demo")
+    ready(page)
+    page.evaluate("linger('no-such-command', 1); linger('cart', null); linger('cart', {items: 'garbage'})")
+    page.wait_for_timeout(100)
+    assert page.console_errors == []
