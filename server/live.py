@@ -154,7 +154,7 @@ class Live:
 
     def _apply(self, sess: Session, conn: str, ev: Event, now: float) -> list[Action]:
         actions = feed(sess, conn, ev, now, self.timing)
-        self.store.save_session(sess.to_dict(), self.ttl)
+        self.store.save_session(sess.sid, sess, self.ttl)
         for a in actions:
             self._perform(sess, a)
         return actions

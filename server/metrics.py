@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -37,6 +38,15 @@ class Metrics:
         self.duplicates = Counter("linger_duplicate_ids", "Client messages whose id was already applied",
                                   registry=r)
         self.events = Counter("linger_session_events", "Notable session events", ["event"], registry=r)
+        self._children: dict[tuple[int, str], Any] = {}
+
+    def count(self, counter: Counter, label: str) -> None:
+        """counter.labels(label).inc(), with the child looked up once (this is on the per-frame path)."""
+        key = (id(counter), label)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(label)
+        child.inc()
 
     def watch_sessions(self, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_SessionsByState(counts))

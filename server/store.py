@@ -48,7 +48,7 @@ class Writer:
     def __init__(self, r: aioredis.Redis, durable_acks: bool) -> None:
         self._r = r
         self.durable_acks = durable_acks
-        self._blobs: dict[str, tuple[bytes, int]] = {}
+        self._blobs: dict[str, tuple[Any, int]] = {}
         self._cmds: list[tuple[Any, ...]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._durable = False
@@ -59,7 +59,9 @@ class Writer:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="linger-writer")
 
-    def blob(self, key: str, value: bytes, ttl: int) -> None:
+    def blob(self, key: str, value: Any, ttl: int) -> None:
+        """Queue SET key (JSON of value) EX ttl. A live object is serialized at flush time, once per
+        batch however often it changed, so it is stored as it is when the batch goes out."""
         self._blobs[key] = (value, ttl)
         self._wake.set()
 
@@ -93,7 +95,7 @@ class Writer:
         try:
             pipe = self._r.pipeline(transaction=True)
             for key, (value, ttl) in blobs.items():
-                pipe.set(key, value, ex=ttl)
+                pipe.set(key, orjson.dumps(value), ex=ttl)
             for args in cmds:
                 pipe.execute_command(*args)
             await pipe.execute()
@@ -178,8 +180,9 @@ class Store:
         raws = await self.r.mget([f"{self.p}s:{s}" for s in sids])
         return [orjson.loads(x) for x in raws if x]
 
-    def save_session(self, sess: dict[str, Any], ttl: int) -> None:
-        self.writer.blob(f"{self.p}s:{sess['sid']}", orjson.dumps(sess), ttl)
+    def save_session(self, sid: str, sess: Any, ttl: int) -> None:
+        """Queue the session (a dataclass or dict; orjson serializes either) for the next batch."""
+        self.writer.blob(f"{self.p}s:{sid}", sess, ttl)
 
     def index_session(self, site: str, sid: str, started: float) -> None:
         self.writer.cmd("ZADD", f"{self.p}live:{site}", started, sid)
@@ -196,7 +199,7 @@ class Store:
         return orjson.loads(raw) if raw else None
 
     def save_visitor(self, visitor: dict[str, Any]) -> None:
-        self.writer.blob(f"{self.p}v:{visitor['vid']}", orjson.dumps(visitor), VISITOR_TTL)
+        self.writer.blob(f"{self.p}v:{visitor['vid']}", visitor, VISITOR_TTL)
 
     # ------------------------------------------------------------ idempotent client messages
 

@@ -56,13 +56,13 @@ class Conn:
             return
         try:
             await self.ws.send_text(orjson.dumps(msg).decode())
-            self.metrics.frames_out.labels(msg.get("t", "?")).inc()
+            self.metrics.count(self.metrics.frames_out, msg.get("t", "?"))
         except (WebSocketDisconnect, RuntimeError, OSError):
             self.closed = True
 
     async def error(self, code: str, msg: str, ref: str | None = None) -> bool:
         """Answer a bad frame; returns False when the socket has used up its allowance and was closed."""
-        self.metrics.errors.labels(code).inc()
+        self.metrics.count(self.metrics.errors, code)
         await self.send({"t": "error", "code": code, "msg": msg, "ref": ref})
         self.bad += 1
         if self.bad >= self.max_bad:
@@ -140,7 +140,7 @@ async def _handshake(conn: Conn, site: str) -> Session | None:
             return None
         if text is None:
             return None
-        conn.metrics.frames_in.labels("hello").inc()
+        conn.metrics.count(conn.metrics.frames_in, "hello")
         try:
             msg = p.parse(text)
         except p.BadMessage as e:
@@ -170,11 +170,11 @@ async def _read_loop(conn: Conn, sess: Session) -> None:
         try:
             msg = p.parse(text)
         except p.BadMessage as e:
-            conn.metrics.frames_in.labels("bad").inc()
+            conn.metrics.count(conn.metrics.frames_in, "bad")
             if not await conn.error("bad_message", e.reason, e.ref):
                 return
             continue
-        conn.metrics.frames_in.labels(type(msg).__name__.lower()).inc()
+        conn.metrics.count(conn.metrics.frames_in, p.WIRE_TYPE[type(msg)])
         try:
             ack = await live.message(conn.id, sess, msg)
         except StoreError:

@@ -325,6 +325,10 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
 }
 
 
+WIRE_TYPE: dict[type, str] = {Hello: "hello", PageMsg: "page", Cart: "cart", Act: "act", Vis: "vis", Exit: "exit",
+                              Email: "email", Push: "push", PopupEv: "popup", Purchase: "purchase"}
+
+
 def parse(data: str | bytes) -> Message:
     """Parse one inbound frame. Raises BadMessage (with `ref` set when the frame had an id)."""
     try:

@@ -67,6 +67,7 @@ class Session:
     sockets: dict[str, bool] = field(default_factory=dict)  # conn id -> hidden
     last_act: float = 0.0
     idle: bool = False
+    idle_at: float | None = None  # when the armed idle timer fires; None when none is armed
     away_since: float | None = None
     left: bool = False
     converted: bool = False
@@ -138,12 +139,17 @@ def new_session(sid: str, vid: str, site: str, visit: int, now: float) -> Sessio
 
 
 def _touch(s: Session, now: float, timing: Timing) -> list[Action]:
-    """Activity: reset idle, and (re)arm the idle timer where idleness matters."""
+    """Activity: reset idle, and arm the idle timer where idleness matters.
+
+    The timer is lazy: activity only moves `last_act`; an armed timer that fires early
+    re-arms itself for `last_act + idle_after`. So the hot path (`act`) costs no timer write.
+    """
     s.last_act = now
     s.idle = False
-    if s.page_kind in IDLE_KINDS and s.sockets:
-        return [Schedule("idle", now + timing.idle_after)]
-    return [Cancel("idle")]
+    if s.page_kind in IDLE_KINDS and s.sockets and s.idle_at is None:
+        s.idle_at = now + timing.idle_after
+        return [Schedule("idle", s.idle_at)]
+    return []
 
 
 def _set_page(s: Session, page: p.Page) -> None:
@@ -176,17 +182,19 @@ def _disconnect(s: Session, conn: str, now: float, timing: Timing) -> list[Actio
     if s.sockets:
         return []
     s.away_since = now
-    s.idle = False
+    s.idle, s.idle_at = False, None
     return [Cancel("idle"), Schedule("leave", now + timing.leave_grace),
             Schedule("end", now + timing.session_timeout)]
 
 
 def _timer(s: Session, kind: str, now: float, timing: Timing) -> list[Action]:
     if kind == "idle":
+        s.idle_at = None
         if not s.sockets or s.page_kind not in IDLE_KINDS or s.idle:
             return []
         due = s.last_act + timing.idle_after
         if now < due:  # activity arrived after the timer was set: try again later
+            s.idle_at = due
             return [Schedule("idle", due)]
         s.idle = True
         return [Publish("idle", {"page_kind": s.page_kind, "cart_total": s.cart_total})]
