@@ -34,7 +34,7 @@ def create_app(cfg: Config) -> Starlette:
         if not url:
             embedded = EmbeddedRedis(cfg.data_dir)
             url = embedded.start()
-        store = Store(url, cfg["redis.prefix"], cfg["redis.durable_acks"])
+        store = Store(url, cfg["redis.prefix"], cfg["redis.durable_acks"], cfg["redis.pool_size"])
         try:
             await store.open()
             live = Live(cfg, store, metrics)

@@ -104,6 +104,8 @@ SETTINGS: tuple[Setting, ...] = (
             "deployments.", _str(r"[A-Za-z0-9:_\-]{1,32}", allow_empty=False)),
     Setting("redis.durable_acks", True, "Acknowledge id-messages only after the append-only file is fsynced "
             "(WAITAOF). Needs appendonly on the server; turned off with a warning if it is not.", _bool),
+    Setting("redis.pool_size", 64, "Most connections this instance opens to Redis; callers queue for a free "
+            "one beyond that.", _int(2, 10_000)),
     Setting("timing.session_timeout", 1800.0, "Seconds with no open socket after which a session ends; a new "
             "hello then starts a new session.", _num(1, 7 * 86400)),
     Setting("timing.leave_grace", 30.0, "Seconds with no open socket after which the shopper has left "

@@ -87,7 +87,7 @@ class Live:
             visitor = {"vid": mint_id(), "site": site, "first_seen": now, "visits": 0}
         if sess is None:
             visitor["visits"] = int(visitor.get("visits", 0)) + 1
-            sess = new_session(mint_id(), visitor["vid"], site, visitor["visits"], now)
+            sess = new_session(mint_id(), visitor["vid"], site, visitor["visits"], now, visitor["first_seen"])
             self.store.index_session(site, sess.sid, now)
             self.metrics.sessions_started.inc()
         visitor["last_seen"], visitor["last_sid"] = now, sess.sid

@@ -31,6 +31,8 @@ from redis.exceptions import RedisError, ResponseError
 log = logging.getLogger("linger.store")
 
 DONE_TTL = 30 * 86400
+MAX_REQUEUE = 1_000_000
+RETRY_DELAY = 0.2
 VISITOR_TTL = 400 * 86400
 
 _POP_DUE = """
@@ -103,11 +105,19 @@ class Writer:
             if durable and self.durable_acks:
                 await self._waitaof()
         except (RedisError, OSError) as e:
-            log.error("redis write failed (%d writes lost, %d callers told): %s", len(blobs) + len(cmds),
-                      len(waiters), e)
+            # Keep the writes for the next batch (newer blobs win); callers waiting for durability are
+            # told now, so their clients keep the message in the outbox and resend it.
+            requeue = len(cmds) + len(self._cmds) <= MAX_REQUEUE
+            log.error("redis write failed (%d writes %s, %d callers told): %s", len(blobs) + len(cmds),
+                      "kept for retry" if requeue else "DROPPED: retry queue full", len(waiters), e)
+            if requeue:
+                self._blobs = {**blobs, **self._blobs}
+                self._cmds = cmds + self._cmds
             for w in waiters:
                 if not w.done():
                     w.set_exception(StoreError(str(e)))
+            await asyncio.sleep(RETRY_DELAY)
+            self._wake.set()
             return
         for w in waiters:
             if not w.done():
@@ -131,11 +141,13 @@ class Writer:
 
 
 class Store:
-    def __init__(self, url: str, prefix: str = "lg:", durable_acks: bool = True) -> None:
+    def __init__(self, url: str, prefix: str = "lg:", durable_acks: bool = True, pool_size: int = 64) -> None:
         self.url = url
         self.p = prefix
-        self.r: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=False,
-                                                         health_check_interval=30)
+        # A blocking pool: under a burst, callers wait for a connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=10,
+                                                        health_check_interval=30)
+        self.r: aioredis.Redis = aioredis.Redis.from_pool(pool)
         self.writer = Writer(self.r, durable_acks)
         self._pop_due = self.r.register_script(_POP_DUE)
 

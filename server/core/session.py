@@ -54,6 +54,7 @@ class Session:
     site: str
     started: float
     visit: int = 1
+    first_seen: float = 0.0  # the visitor's first visit
     page_url: str = ""
     page_title: str = ""
     page_kind: str = "other"
@@ -124,6 +125,7 @@ class Session:
             "cart": {"total": self.cart_total, "count": self.cart_count, "currency": self.currency,
                      "items": self.cart_items},
             "connected": self.connected, "returning": self.returning, "visit": self.visit,
+            "first_seen": self.first_seen,
             "started": self.started, "last_act": self.last_act, "away_since": self.away_since,
             "exits": self.exits, "last_exit": self.last_exit, "converted": self.converted,
             "purchases": self.purchases, "revenue": self.revenue, "device": self.device,
@@ -131,8 +133,9 @@ class Session:
         }
 
 
-def new_session(sid: str, vid: str, site: str, visit: int, now: float) -> Session:
-    return Session(sid=sid, vid=vid, site=site, started=now, visit=visit, last_act=now)
+def new_session(sid: str, vid: str, site: str, visit: int, now: float, first_seen: float | None = None) -> Session:
+    return Session(sid=sid, vid=vid, site=site, started=now, visit=visit, last_act=now,
+                   first_seen=now if first_seen is None else first_seen)
 
 
 # ---------------------------------------------------------------- transitions

@@ -77,6 +77,7 @@ class Result:
     name: str
     connected: int = 0
     failed: int = 0
+    errors: int = 0
     rss_idle_kib: int = 0
     rss_held_kib: int = 0
     journey_events: int = 0
@@ -124,9 +125,11 @@ class Target:
         await ws.send(orjson.dumps({"t": "purchase", "id": mid, "order": mid, "total": 89.0,
                                     "currency": "EUR"}).decode())
         while True:
-            msg = orjson.loads(await ws.recv())
+            msg = orjson.loads(await asyncio.wait_for(ws.recv(), 15))
             if msg.get("id") == mid:
                 return time.perf_counter() - t0
+            if msg.get("t") == "error" and msg.get("ref") == mid:
+                raise RuntimeError(f"purchase {mid} refused: {msg}")
 
     async def events(self, ws: ClientConnection, frames: list[bytes]) -> None:
         """Send frames; for the baseline, also read their echoes (the same work per frame)."""
@@ -193,8 +196,9 @@ async def run_target(t: Target, args: argparse.Namespace) -> Result:
             await asyncio.sleep(per_conn_interval * (0.5 + rng.random()))
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(shopper(i, ws) for i, ws in enumerate(conns)), return_exceptions=True)
+    errors = await asyncio.gather(*(shopper(i, ws) for i, ws in enumerate(conns)), return_exceptions=True)
     res.journey_secs = time.perf_counter() - t0
+    res.errors += sum(1 for e in errors if e is not None)
 
     # saturation: a few sockets push windows as fast as they are stored
     blasters = conns[: args.blasters]
@@ -208,7 +212,8 @@ async def run_target(t: Target, args: argparse.Namespace) -> Result:
             res.peak_events += len(window) + 1
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(blast(ws) for ws in blasters), return_exceptions=True)
+    errors = await asyncio.gather(*(blast(ws) for ws in blasters), return_exceptions=True)
+    res.errors += sum(1 for e in errors if e is not None)
     res.peak_secs = time.perf_counter() - t0
     await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
     return res
@@ -265,6 +270,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def report(ours: Result, base: Result) -> None:
     rows = [
         ("connections held", f"{ours.connected}", f"{base.connected}", ""),
+        ("shoppers that hit an error", f"{ours.errors}", f"{base.errors}", ""),
         ("server RSS per connection (KiB)", f"{ours.per_conn_kib:.1f}", f"{base.per_conn_kib:.1f}",
          f"{ours.per_conn_kib / max(0.01, base.per_conn_kib):.2f}x (target <= 1.5x)"),
         ("journey events/s (offered rate)", f"{ours.journey_rate:.0f}", f"{base.journey_rate:.0f}",

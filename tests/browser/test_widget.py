@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support import Server
+from tests.support import FAST, Server
 
 
 def ready(page: Any) -> dict[str, Any]:
@@ -97,3 +97,63 @@ def test_widget_never_throws_into_the_host_page(page: Any, shop: Server) -> None
     page.evaluate("linger('no-such-command', 1); linger('cart', null); linger('cart', {items: 'garbage'})")
     page.wait_for_timeout(100)
     assert page.console_errors == []
+
+
+def test_mobile_exit_intent_scroll_blur_and_back(browser: Any, shop: Server) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 700}, has_touch=True, is_mobile=True)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{shop.url}/demo/c/shoes")
+        ids = ready(page)
+        page.wait_for_timeout(300)  # past min_dwell_ms (200): the back-button trap is in place
+        page.evaluate("window.scrollTo(0, 600)")
+        page.wait_for_timeout(50)
+        page.evaluate("window.scrollTo(0, 10)")  # 590 px in one frame: a fast flick up
+        s = shop.wait_session(ids["sid"], lambda s: s["last_exit"] == "scroll")
+        assert s["device"] == "mobile"
+        page.evaluate("window.dispatchEvent(new Event('blur'))")
+        shop.wait_session(ids["sid"], lambda s: s["last_exit"] == "blur")
+        page.go_back()  # pops the trap entry: still on the page, exit reported
+        s = shop.wait_session(ids["sid"], lambda s: s["last_exit"] == "back")
+        assert s["exits"] == 3 and page.url.endswith("/demo/c/shoes")
+    finally:
+        ctx.close()
+
+
+def test_desktop_exit_is_cancelled_by_re_entry_within_the_delay(browser: Any, tmp_path: Any) -> None:
+    srv = Server(tmp_path, FAST | {"exit": {"min_dwell_ms": 0, "delay_ms": 400}}).start()
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        page.goto(f"{srv.url}/demo")
+        ids = ready(page)
+        page.mouse.move(300, 300)
+        page.mouse.move(300, -20)  # leaves through the top...
+        page.mouse.move(300, 200)  # ...and comes back within delay_ms
+        page.wait_for_timeout(600)
+        assert srv.session(ids["sid"])["exits"] == 0
+        page.mouse.move(300, -20)
+        srv.wait_session(ids["sid"], lambda s: s["exits"] == 1)
+    finally:
+        ctx.close()
+        srv.stop()
+
+
+def test_widget_reconnects_and_resumes_after_a_server_restart(browser: Any, tmp_path: Any) -> None:
+    srv = Server(tmp_path, FAST | {"timing": {**FAST["timing"], "session_timeout": 60}}).start()
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        page.goto(f"{srv.url}/demo/p/42")
+        ids = ready(page)
+        srv.stop()  # drain: the socket is closed with 1012
+        page.wait_for_function("!linger.state.connected")
+        srv.start()
+        page.wait_for_function("linger.state.connected", timeout=15000)
+        assert page.evaluate("linger.state.sid") == ids["sid"]
+        page.click("#add")
+        s = srv.wait_session(ids["sid"], lambda s: s["cart"]["count"] == 1)
+        assert s["connected"] == 1 and s["pages"] == 1
+    finally:
+        ctx.close()
+        srv.stop()

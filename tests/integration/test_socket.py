@@ -99,12 +99,15 @@ def test_rate_limit_and_abuse_close_with_1008(server: Server) -> None:
     ws, _ = open_session(server)
     with ws:
         codes = []
-        with pytest.raises(ConnectionClosed) as err:
-            for _ in range(500):
+        try:
+            for _ in range(200):  # burst is 60 and 20 bad frames close: the server closes before the end
                 send(ws, {"t": "act"})
-            while True:
+        except ConnectionClosed:
+            pass
+        with pytest.raises(ConnectionClosed) as err:
+            while True:  # what was sent before the close is still delivered
                 codes.append(recv(ws)["code"])
-        assert "rate_limited" in codes
+        assert codes == ["rate_limited"] * 20
         assert err.value.rcvd is not None and err.value.rcvd.code == 1008
 
 
@@ -154,6 +157,7 @@ def test_returning_visitor_gets_a_new_session_after_timeout(server: Server) -> N
         assert third["resumed"] is False and third["vid"] == first["vid"] and third["sid"] != first["sid"]
         s = server.session(third["sid"])
         assert s["returning"] is True and s["visit"] == 2
+        assert s["first_seen"] == server.session(first["sid"])["first_seen"] < s["started"]
     listed = [x["sid"] for x in server.api("/api/v1/sessions?site=demo").json()["sessions"]]
     assert first["sid"] not in listed  # the ended session left the live index
 

@@ -57,11 +57,14 @@ export function watchExit(settings, fire) {
 
   // Mobile: the back button. One extra history entry for this URL; popping it is the exit signal.
   var trapped = false;
-  setTimeout(guard(function () {
+  (function armTrap() {
+    // settings arrive with `ready`, so the remaining dwell is re-read rather than fixed at load
+    var wait = (cfg().min_dwell_ms || 0) - (now() - start);
+    if (wait > 0) return setTimeout(guard(armTrap), Math.min(wait, 250));
     if (!cfg().back || trapped) return;
     trapped = true;
     history.pushState({ lingerTrap: 1 }, "", location.href);
-  }), Math.max(0, cfg().min_dwell_ms || 0));
+  })();
   on(window, "popstate", function (e) {
     if (trapped && !(e.state && e.state.lingerTrap)) { trapped = false; emit("back"); }
   });
