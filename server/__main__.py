@@ -10,10 +10,14 @@ from . import config as config_mod
 
 
 def _serve(cfg: config_mod.Config) -> None:
+    import gc
+
     import uvicorn
 
     from .app import create_app
 
+    if any(cfg["server.gc_thresholds"]):
+        gc.set_threshold(*cfg["server.gc_thresholds"])
     app = create_app(cfg)
     host, port = cfg["server.host"], cfg["server.port"]
     print(f"Linger on http://{host}:{port}  (demo shop: http://{host}:{port}/demo, "

@@ -74,6 +74,13 @@ def _bool(v: Any) -> bool:
     return v
 
 
+def _gc_thresholds(v: Any) -> tuple[int, int, int]:
+    if (not isinstance(v, list) or len(v) != 3
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)):
+        raise ValueError(f"must be three non-negative integers like [50000, 20, 100], got {v!r}")
+    return (v[0], v[1], v[2])
+
+
 def _str_list(pattern: str, allow_empty: bool = True) -> Callable[[Any], tuple[str, ...]]:
     item = _str(pattern, allow_empty=False)
 
@@ -96,6 +103,9 @@ SETTINGS: tuple[Setting, ...] = (
             _choice("debug", "info", "warning", "error")),
     Setting("server.drain_seconds", 5.0, "On shutdown, how long to wait for sockets to close (they get 1012).",
             _num(0, 300)),
+    Setting("server.gc_thresholds", [50000, 20, 100], "Python GC thresholds (gc.set_threshold). Larger than "
+            "Python's [700, 10, 10] so that with 15k sockets held a full collection (about 1 s) is rare instead "
+            "of every few seconds; [0, 0, 0] leaves Python's defaults.", _gc_thresholds),
     Setting("server.demo", True, "Serve the demo storefront at /demo.", _bool),
     Setting("redis.url", "", "Redis URL (redis://, rediss://, unix://). Empty: start an embedded "
             "valkey-server/redis-server under data_dir. Env: LINGER_REDIS_URL.",

@@ -39,11 +39,11 @@ PRODUCTS = [
 BY_ID = {p["id"]: p for p in PRODUCTS}
 
 
-def _page(request: Request, name: str, kind: str, title: str, **ctx: object) -> Response:
+def _page(request: Request, name: str, kind: str, title: str, status: int = 200, **ctx: object) -> Response:
     site = next(iter(request.app.state.cfg.sites))
     return templates.TemplateResponse(request, f"demo/{name}.html", {
         "kind": kind, "title": title, "site": site, "categories": CATEGORIES, **ctx,
-    })
+    }, status_code=status)
 
 
 async def home(request: Request) -> Response:
@@ -53,7 +53,7 @@ async def home(request: Request) -> Response:
 async def category(request: Request) -> Response:
     slug = request.path_params["slug"]
     if slug not in CATEGORIES:
-        return _page(request, "notfound", "other", "Not found")
+        return _page(request, "notfound", "other", "Not found", 404)
     items = [p for p in PRODUCTS if p["cat"] == slug]
     return _page(request, "category", "category", CATEGORIES[slug], products=items, slug=slug)
 
@@ -61,7 +61,7 @@ async def category(request: Request) -> Response:
 async def product(request: Request) -> Response:
     prod = BY_ID.get(request.path_params["pid"])
     if prod is None:
-        return _page(request, "notfound", "other", "Not found")
+        return _page(request, "notfound", "other", "Not found", 404)
     return _page(request, "product", "product", prod["name"], p=prod)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -39,6 +41,23 @@ class Metrics:
                                   registry=r)
         self.events = Counter("linger_session_events", "Notable session events", ["event"], registry=r)
         self._children: dict[tuple[int, str], Any] = {}
+        self.gc_pause = Histogram("linger_gc_pause_seconds", "Python garbage-collector pauses", ["generation"],
+                                  buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=r)
+        self._gc_started = 0.0
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pause.labels(str(info["generation"])).observe(time.perf_counter() - self._gc_started)
+
+    def watch_gc(self) -> None:
+        if self._on_gc not in gc.callbacks:
+            gc.callbacks.append(self._on_gc)
+
+    def unwatch_gc(self) -> None:
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
 
     def count(self, counter: Counter, label: str) -> None:
         """counter.labels(label).inc(), with the child looked up once (this is on the per-frame path)."""

@@ -243,7 +243,7 @@ async def run_target(t: Target, args: argparse.Namespace) -> Result:
     return res
 
 
-def start_linger(tmp: Path, port: int) -> subprocess.Popen[bytes]:
+def start_linger(tmp: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     cfg = tmp / "config.toml"
     cfg.write_text(f"""
 [server]
@@ -263,7 +263,7 @@ key = "bench"
 origins = ["http://127.0.0.1:{port}"]
 """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINGER_")}
-    with (tmp / "server.log").open("wb") as log:
+    with log_path.open("wb") as log:
         return subprocess.Popen([sys.executable, "-m", "server", "run", "--config", str(cfg)], cwd=ROOT,
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -272,8 +272,7 @@ async def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 3
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            log = Path(tempfile.gettempdir())
-            raise SystemExit(f"server on port {port} exited with {proc.returncode} (see its log under {log})")
+            raise SystemExit(f"server on port {port} exited with {proc.returncode} (keep its log with --server-log)")
         try:
             _, w = await asyncio.open_connection("127.0.0.1", port)
             w.close()
@@ -325,13 +324,14 @@ async def main() -> None:
     ap.add_argument("--blasters", type=int, default=50, help="sockets used for the saturation phase")
     ap.add_argument("--window", type=int, default=50, help="events per window in the saturation phase")
     ap.add_argument("--peak-secs", type=float, default=8, help="seconds of saturation")
+    ap.add_argument("--server-log", help="keep the Linger server's log at this path")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.shoppers + 1000)), hard))
     with tempfile.TemporaryDirectory(prefix="linger-bench-") as d:
         tmp = Path(d)
         port = free_port()
-        proc = start_linger(tmp, port)
+        proc = start_linger(tmp, port, Path(args.server_log) if args.server_log else tmp / "server.log")
         try:
             await wait_port(port, proc)
             print(f"linger on :{port} (pid {proc.pid}); {args.shoppers} shoppers", flush=True)

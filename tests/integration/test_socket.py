@@ -211,3 +211,4 @@ def test_metrics_are_prometheus_text(server: Server) -> None:
         assert "linger_connections " in body and 'linger_sessions{state="active"}' in body
         assert 'linger_frames_in_total{t="hello"}' in body
         assert 'linger_errors_total{code="bad_message"}' in body
+        assert "# HELP linger_gc_pause_seconds" in body

@@ -47,6 +47,7 @@ BAD = [
     (doc(timing={"idle_after_ms": 10}), "config: timing.idle_after_ms must be between 50 and 86400000, got 10"),
     (doc(api={"tokens": ["short"]}), "config: api.tokens has the wrong form: 'short'"),
     (doc(api={"tokens": "abc"}), "config: api.tokens must be a list of strings"),
+    (doc(server={"gc_thresholds": [1, 2]}), "config: server.gc_thresholds must be three non-negative integers"),
     (doc(exit={"back": "yes"}), "config: exit.back must be true or false, got 'yes'"),
     ({}, "config: sites must have at least one [[sites]] table"),
     ({"sites": [{"key": "a"}]}, "config: sites[0].origins is required"),
