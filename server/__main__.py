@@ -29,12 +29,31 @@ def _serve(cfg: config_mod.Config) -> None:
                 proxy_headers=True)
 
 
+def _update_readme(path: str) -> int:
+    import re
+    from pathlib import Path
+
+    readme = Path(path)
+    text = readme.read_text()
+    new, n = re.subn(r"(<!-- config-table[^>]*-->\n).*?(<!-- /config-table -->)",
+                     lambda m: m.group(1) + config_mod.docs_table() + "\n" + m.group(2), text, flags=re.S)
+    if n != 1:
+        print(f"{path}: no <!-- config-table --> ... <!-- /config-table --> block found", file=sys.stderr)
+        return 2
+    readme.write_text(new)
+    print(f"{path}: settings table updated")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m server", description="Linger engagement server")
     ap.add_argument("command", nargs="?", default="run", choices=["run", "check-config", "config-docs"])
     ap.add_argument("--config", help="path to config.toml (default: $LINGER_CONFIG or ./config.toml)")
+    ap.add_argument("--readme", help="config-docs: rewrite the settings table in this file")
     args = ap.parse_args(argv)
     if args.command == "config-docs":
+        if args.readme:
+            return _update_readme(args.readme)
         print(config_mod.docs_table())
         return 0
     try:

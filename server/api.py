@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
+from collections.abc import Awaitable, Callable
 
 import orjson
 from starlette.requests import Request
@@ -29,15 +31,24 @@ def _authorized(request: Request) -> bool:
     return any(hmac.compare_digest(token.encode(), t.encode()) for t in tokens)
 
 
-def _guard(request: Request) -> Response | None:
-    if not _authorized(request):
-        return problem(401, "unauthorized", "send 'Authorization: Bearer <token>' with a token from [api] tokens")
-    return None
+Handler = Callable[[Request], Awaitable[Response]]
 
 
+def guard(handler: Handler) -> Handler:
+    """Only callers with a bearer token from [api] tokens get through."""
+
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        if not _authorized(request):
+            return problem(401, "unauthorized",
+                           "send 'Authorization: Bearer <token>' with a token from [api] tokens")
+        return await handler(request)
+
+    return checked
+
+
+@guard
 async def list_sessions(request: Request) -> Response:
-    if (denied := _guard(request)) is not None:
-        return denied
     site = request.query_params.get("site", "")
     if site not in request.app.state.cfg.sites:
         return problem(400, "bad_site", f"unknown site {site[:64]!r}: pass ?site=<a key from [[sites]]>")
@@ -59,9 +70,8 @@ async def list_sessions(request: Request) -> Response:
     return json({"site": site, "count": len(out), "sessions": out})
 
 
+@guard
 async def get_session(request: Request) -> Response:
-    if (denied := _guard(request)) is not None:
-        return denied
     sid = request.path_params["sid"]
     live: Live = request.app.state.live
     sess = live.sessions.get(sid)

@@ -152,6 +152,12 @@ SITE_SETTINGS: tuple[Setting, ...] = (
     Setting("sites[].origins", None, "Origins (scheme://host[:port]) allowed to open the widget socket.",
             _str_list(ORIGIN_RE, allow_empty=False)),
     Setting("sites[].currency", "EUR", "Default ISO 4217 currency of the shop.", _str(r"[A-Z]{3}")),
+    Setting("sites[].popup_gap", 30.0, "Seconds between two popups for one shopper (site-wide; at most one "
+            "is ever on screen).", _num(0, 86400)),
+    Setting("sites[].attribution_days", 7.0, "A purchase this many days after a popup impression counts for "
+            "that campaign (last touch).", _num(0, 365)),
+    Setting("sites[].seed_campaigns", "", "TOML file of [[campaigns]] loaded on the first start, when the site "
+            "has none yet (relative to the config file).", _str()),
 )
 ENV_OVERRIDES = {
     "LINGER_HOST": "server.host", "LINGER_PORT": "server.port", "LINGER_DATA_DIR": "server.data_dir",
@@ -165,6 +171,9 @@ class Site:
     name: str
     origins: tuple[str, ...]
     currency: str
+    popup_gap: float = 30.0
+    attribution_days: float = 7.0
+    seed_campaigns: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,13 @@ class Config:
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
+
+    def resolve(self, path: str) -> str:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(path)
+        if not p.is_absolute() and self.path is not None:
+            p = self.path.parent / p
+        return str(p)
 
     @property
     def data_dir(self) -> Path:
@@ -236,7 +252,8 @@ def _sites(raw: Any) -> dict[str, Site]:
             raise ConfigError(f"config: sites[{n}].key {vals['key']!r} is used twice")
         sites[vals["key"]] = Site(key=vals["key"], name=vals["name"] or vals["key"],
                                   origins=tuple(o.rstrip("/") for o in vals["origins"]),
-                                  currency=vals["currency"])
+                                  currency=vals["currency"], popup_gap=vals["popup_gap"],
+                                  attribution_days=vals["attribution_days"], seed_campaigns=vals["seed_campaigns"])
     return sites
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from .config import Config
 from .core import protocol as p
 from .core.actions import Action, Cancel, End, Publish, Record, Schedule, Send
+from .core.campaigns import CampaignError, load_campaign_file, parse_campaign
+from .core.rules import SiteRules, decide
 from .core.session import Connect, Disconnect, Event, Session, Timer, Timing, feed, new_session
 from .metrics import Metrics
 from .store import Store, StoreError
@@ -25,6 +27,9 @@ from .store import Store, StoreError
 log = logging.getLogger("linger.live")
 
 SendFn = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+NO_RULES = SiteRules()
 
 
 def mint_id() -> str:
@@ -48,14 +53,46 @@ class Live:
         self.alive_instances: set[str] = {self.instance}
         self._conn_seq = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._collect: list[dict[str, Any]] | None = None
+        self.rules: dict[str, SiteRules] = {}
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         self.alive_instances = await self.store.heartbeat(self.instance, self.clock())
+        for site in self.cfg.sites.values():
+            if site.seed_campaigns:
+                seed = load_campaign_file(self.cfg.resolve(site.seed_campaigns))
+                if await self.store.seed_campaigns(site.key, [c.to_dict() for c in seed]):
+                    log.info("site %s: loaded %d seed campaigns from %s", site.key, len(seed), site.seed_campaigns)
+            await self.load_rules(site.key)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._timer_loop(), name="linger-timers"),
-                       loop.create_task(self._heartbeat_loop(), name="linger-heartbeat")]
+                       loop.create_task(self._heartbeat_loop(), name="linger-heartbeat"),
+                       loop.create_task(self.store.listen_campaigns(self.campaigns_changed), name="linger-camps")]
+
+    async def load_rules(self, site: str) -> None:
+        camps = []
+        for raw in await self.store.load_campaigns(site):
+            try:
+                camps.append(parse_campaign(raw))
+            except CampaignError as e:  # stored by an older version, or edited by hand
+                log.error("site %s: skipping campaign %r: %s", site, raw.get("id"), e)
+        conf = self.cfg.sites[site]
+        self.rules[site] = SiteRules(campaigns=tuple(camps), min_gap=conf.popup_gap,
+                                     attribution_days=conf.attribution_days)
+
+    def rules_for(self, site: str) -> SiteRules:
+        return self.rules.get(site, NO_RULES)
+
+    async def campaigns_changed(self, site: str) -> None:
+        """Another instance (or this one) edited campaigns: reload and re-decide for live sessions."""
+        if site not in self.cfg.sites:
+            return
+        await self.load_rules(site)
+        now = self.clock()
+        for sess in [s for s in self.sessions.values() if s.site == site]:
+            self._apply(sess, "", Timer("camp"), now)
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -76,7 +113,10 @@ class Live:
 
     # ------------------------------------------------------------ socket events
 
-    async def hello(self, conn: str, site: str, h: p.Hello, send: SendFn) -> tuple[Session, bool]:
+    async def hello(self, conn: str, site: str, h: p.Hello,
+                    send: SendFn) -> tuple[Session, bool, list[dict[str, Any]]]:
+        """Start or resume the session; returns it, whether it was resumed, and messages for the socket
+        (arm and popup messages decided on connect, which the caller sends with or after `ready`)."""
         now = self.clock()
         visitor = await self.store.load_visitor(h.vid) if h.vid else None
         if visitor is not None and visitor.get("site") != site:
@@ -85,17 +125,24 @@ class Live:
         resumed = sess is not None
         if visitor is None:
             visitor = {"vid": mint_id(), "site": site, "first_seen": now, "visits": 0}
+        fields: dict[str, Any] = {"last_seen": now}
         if sess is None:
             visitor["visits"] = int(visitor.get("visits", 0)) + 1
             sess = new_session(mint_id(), visitor["vid"], site, visitor["visits"], now, visitor["first_seen"])
+            sess.hist = visitor.get("hist") or {}
             self.store.index_session(site, sess.sid, now)
             self.metrics.sessions_started.inc()
-        visitor["last_seen"], visitor["last_sid"] = now, sess.sid
-        self.store.save_visitor(visitor)
+            fields.update(site=site, first_seen=visitor["first_seen"], visits=visitor["visits"], last_sid=sess.sid)
+        self.store.save_visitor(sess.vid, fields)
         self.sessions[sess.sid] = sess
         self.sockets.setdefault(sess.sid, {})[conn] = send
-        self._apply(sess, conn, Connect(h), now)
-        return sess, resumed
+        self._collect = []
+        try:
+            self._apply(sess, conn, Connect(h), now)
+            sess_msgs, self._collect = self._collect, None
+        finally:
+            self._collect = None
+        return sess, resumed, sess_msgs
 
     async def _resumable(self, sid: str | None, site: str, visitor: dict[str, Any], now: float) -> Session | None:
         if not sid:
@@ -153,8 +200,12 @@ class Live:
     # ------------------------------------------------------------ core glue
 
     def _apply(self, sess: Session, conn: str, ev: Event, now: float) -> list[Action]:
+        hist_before = sess.hist and {k: list(v) for k, v in sess.hist.items()}
         actions = feed(sess, conn, ev, now, self.timing)
+        actions += decide(self.rules_for(sess.site), sess, ev, now)
         self.store.save_session(sess.sid, sess, self.ttl)
+        if sess.hist != hist_before:
+            self.store.save_visitor(sess.vid, {"hist": sess.hist})
         for a in actions:
             self._perform(sess, a)
         return actions
@@ -165,12 +216,18 @@ class Live:
                 self.store.schedule(kind, sess.sid, at)
             case Cancel(kind=kind):
                 self.store.cancel(kind, sess.sid)
+            case Record(kind="stat", data=data):
+                self.store.count_stat(sess.site, data["cid"], data["var"], data["ev"], data.get("revenue"))
             case Record(kind=kind, data=data):
                 self.store.record(kind, sess.site, data)
             case Publish(event=event, data=data):
                 self.metrics.events.labels(event).inc()
                 self.store.publish(sess.site, {"event": event, "sid": sess.sid, "vid": sess.vid, **data})
             case Send(msg=msg):
+                self.metrics.count(self.metrics.decisions, msg["t"])
+                if self._collect is not None:
+                    self._collect.append(msg)
+                    return
                 for send in list(self.sockets.get(sess.sid, {}).values()):
                     asyncio.get_running_loop().create_task(send(msg))
             case End():

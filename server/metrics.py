@@ -39,6 +39,8 @@ class Metrics:
         self.sessions_started = Counter("linger_sessions_started", "New sessions", registry=r)
         self.duplicates = Counter("linger_duplicate_ids", "Client messages whose id was already applied",
                                   registry=r)
+        self.decisions = Counter("linger_decisions", "Messages the rules sent (popup, arm, disarm)", ["t"],
+                                 registry=r)
         self.events = Counter("linger_session_events", "Notable session events", ["event"], registry=r)
         self._children: dict[tuple[int, str], Any] = {}
         self.gc_pause = Histogram("linger_gc_pause_seconds", "Python garbage-collector pauses", ["generation"],

@@ -5,12 +5,16 @@ Key layout (every key starts with `redis.prefix`, default `lg:`):
 | key                    | type   | holds                                                          |
 |------------------------|--------|----------------------------------------------------------------|
 | `s:{sid}`              | string | session JSON (core.session.Session); expires session_timeout+1h after a write |
-| `v:{vid}`              | string | visitor JSON: site, first_seen, last_seen, visits, last_sid    |
+| `v:{vid}`              | hash   | visitor: site, first_seen, last_seen, visits, last_sid, hist (JSON) |
 | `live:{site}`          | zset   | sid -> started; sessions not yet ended                         |
 | `timers`               | zset   | "kind|sid" -> due time (epoch s); one timer mechanism for all  |
 | `done:{vid}`           | set    | ids of client messages already applied (30 days)               |
 | `rec:{kind}:{site}`    | list   | durable records: purchase, email, push, popup                  |
 | `instances`            | zset   | instance id -> last heartbeat                                  |
+| `camp:{site}`          | hash   | campaign id -> campaign JSON                                   |
+| `campseed:{site}`      | string | set once the site's seed campaigns were loaded                 |
+| `cstat:{site}:{cid}`   | hash   | "{variant}:{event}" -> count, "{variant}:revenue" -> sum       |
+| `campaigns`            | pubsub | a site key whose campaigns changed (every instance reloads)    |
 | `events:{site}`        | pubsub | notable session events (left, idle, purchase, ...)             |
 
 Writes on the hot path go through `Writer`, a group commit: everything queued while
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -207,11 +212,24 @@ class Store:
         return [x.decode() for x in raw]
 
     async def load_visitor(self, vid: str) -> dict[str, Any] | None:
-        raw = await self.r.get(f"{self.p}v:{vid}")
-        return orjson.loads(raw) if raw else None
+        raw = await self.r.hgetall(f"{self.p}v:{vid}")
+        if not raw:
+            return None
+        v: dict[str, Any] = {k.decode(): x.decode() for k, x in raw.items()}
+        v["vid"] = vid
+        v["visits"] = int(v.get("visits", 0))
+        v["first_seen"] = float(v.get("first_seen", 0))
+        v["hist"] = orjson.loads(v["hist"]) if v.get("hist") else {}
+        return v
 
-    def save_visitor(self, visitor: dict[str, Any]) -> None:
-        self.writer.blob(f"{self.p}v:{visitor['vid']}", visitor, VISITOR_TTL)
+    def save_visitor(self, vid: str, fields: dict[str, Any]) -> None:
+        """HSET the given visitor fields (hist as JSON) and renew the visitor's expiry."""
+        key = f"{self.p}v:{vid}"
+        flat: list[Any] = []
+        for k, x in fields.items():
+            flat += [k, orjson.dumps(x) if k == "hist" else x]
+        self.writer.cmd("HSET", key, *flat)
+        self.writer.cmd("EXPIRE", key, VISITOR_TTL)
 
     # ------------------------------------------------------------ idempotent client messages
 
@@ -249,6 +267,63 @@ class Store:
             kind, _, sid = m.decode().partition("|")
             out.append((kind, sid))
         return out
+
+    # ------------------------------------------------------------ campaigns
+
+    async def load_campaigns(self, site: str) -> list[dict[str, Any]]:
+        raw = await self.r.hgetall(f"{self.p}camp:{site}")
+        return [orjson.loads(x) for x in raw.values()]
+
+    async def load_campaign(self, site: str, cid: str) -> dict[str, Any] | None:
+        raw = await self.r.hget(f"{self.p}camp:{site}", cid)
+        return orjson.loads(raw) if raw else None
+
+    async def save_campaign(self, site: str, camp: dict[str, Any]) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(f"{self.p}camp:{site}", camp["id"], orjson.dumps(camp))
+        pipe.set(f"{self.p}campseed:{site}", 1)
+        pipe.publish(f"{self.p}campaigns", site)
+        await pipe.execute()
+
+    async def delete_campaign(self, site: str, cid: str) -> bool:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hdel(f"{self.p}camp:{site}", cid)
+        pipe.publish(f"{self.p}campaigns", site)
+        removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def seed_campaigns(self, site: str, camps: list[dict[str, Any]]) -> bool:
+        """Store the seed set once per site (never again, even after the merchant deletes them)."""
+        if not await self.r.set(f"{self.p}campseed:{site}", 1, nx=True):
+            return False
+        if camps:
+            await self.r.hset(f"{self.p}camp:{site}", mapping={c["id"]: orjson.dumps(c) for c in camps})
+        return True
+
+    def count_stat(self, site: str, cid: str, var: str, ev: str, revenue: float | None = None) -> None:
+        key = f"{self.p}cstat:{site}:{cid}"
+        self.writer.cmd("HINCRBY", key, f"{var}:{ev}", 1)
+        if revenue is not None:
+            self.writer.cmd("HINCRBYFLOAT", key, f"{var}:revenue", revenue)
+
+    async def campaign_stats(self, site: str, cid: str) -> dict[str, float]:
+        raw = await self.r.hgetall(f"{self.p}cstat:{site}:{cid}")
+        return {k.decode(): float(x) for k, x in raw.items()}
+
+    async def listen_campaigns(self, on_change: Callable[[str], Awaitable[None]]) -> None:
+        """Call on_change(site) whenever any instance changes a site's campaigns. Runs until cancelled."""
+        while True:
+            pubsub = self.r.pubsub()
+            try:
+                await pubsub.subscribe(f"{self.p}campaigns")
+                async for msg in pubsub.listen():
+                    if msg.get("type") == "message":
+                        await on_change(msg["data"].decode())
+            except (RedisError, OSError) as e:
+                log.error("campaign listener: %s; resubscribing", e)
+                await asyncio.sleep(1)
+            finally:
+                await pubsub.aclose()
 
     # ------------------------------------------------------------ instances
 

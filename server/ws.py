@@ -151,9 +151,13 @@ async def _handshake(conn: Conn, site: str) -> Session | None:
             if not await conn.error("bad_message", "the first frame must be hello", getattr(msg, "id", None)):
                 return None
             continue
-        sess, resumed = await conn.live.hello(conn.id, site, msg, conn.send)
+        sess, resumed, msgs = await conn.live.hello(conn.id, site, msg, conn.send)
+        armed = [m for m in msgs if m["t"] == "arm"]
         await conn.send({"t": "ready", "vid": sess.vid, "sid": sess.sid, "resumed": resumed,
-                         "settings": widget_settings(conn.live.cfg), "armed": []})
+                         "settings": widget_settings(conn.live.cfg), "armed": armed})
+        for m in msgs:
+            if m["t"] != "arm":
+                await conn.send(m)
         return sess
 
 

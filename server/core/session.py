@@ -77,6 +77,18 @@ class Session:
     last_exit: str = ""
     purchases: int = 0
     revenue: float = 0.0
+    has_email: bool = False
+    hidden_since: float | None = None  # when every tab went to the background
+    hidden_for: float = 0.0  # how long the tab was hidden, as of the last return
+    # campaigns (server/core/rules.py)
+    popup: str = ""  # campaign on screen, "" for none
+    popup_at: float = 0.0  # when the last popup was shown (site-wide gap)
+    popup_seen: bool = False  # the widget reported the on-screen popup as shown
+    armed: str = ""  # exit campaign armed in the widget
+    camp_at: float | None = None  # when the armed campaign timer fires
+    shown: dict[str, int] = field(default_factory=dict)  # impressions this session, per campaign
+    page_shown: list[str] = field(default_factory=list)  # campaigns shown on the current page
+    hist: dict[str, list[float]] = field(default_factory=dict)  # visitor's [impressions, last, closed, converted]
     device: str = "desktop"
     lang: str = ""
     tz: str = ""
@@ -129,7 +141,8 @@ class Session:
             "started": self.started, "last_act": self.last_act, "away_since": self.away_since,
             "exits": self.exits, "last_exit": self.last_exit, "converted": self.converted,
             "purchases": self.purchases, "revenue": self.revenue, "device": self.device,
-            "lang": self.lang, "push": self.push,
+            "lang": self.lang, "push": self.push, "has_email": self.has_email,
+            "popup": self.popup, "armed": self.armed, "shown": self.shown,
         }
 
 
@@ -246,7 +259,13 @@ def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[A
             return _touch(s, now, timing)
         case p.Vis(hidden=hidden):
             if conn in s.sockets:
+                was_hidden = all(s.sockets.values())
                 s.sockets[conn] = hidden
+                if hidden and not was_hidden and all(s.sockets.values()):
+                    s.hidden_since = now
+                elif was_hidden and not hidden:
+                    s.hidden_for = now - (s.hidden_since if s.hidden_since is not None else now)
+                    s.hidden_since = None
             return [] if hidden else _touch(s, now, timing)
         case p.Exit(how=how):
             s.exits += 1
@@ -255,6 +274,8 @@ def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[A
         case p.Purchase():
             return _purchase(s, ev, now)
         case p.Email() | p.Push() | p.PopupEv():
+            if isinstance(ev, p.Email):
+                s.has_email = True
             return [Record(type(ev).__name__.lower(), {"sid": s.sid, "vid": s.vid, "at": now, **asdict(ev)})]
         case p.Hello():
             return []  # a second hello on the same socket changes nothing

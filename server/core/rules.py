@@ -1,0 +1,250 @@
+"""Which popup, if any, and which exit popup to keep armed. Pure: (rules, session, event, now) -> actions.
+
+Called after every session event. It
+1. books what the shopper did with popups (impressions, closes, conversions) into the session
+   and the visitor's campaign history, and counts them for the campaign's results;
+2. shows the best eligible non-exit campaign whose triggers all hold, unless a popup is on
+   screen or one was shown less than `min_gap` seconds ago;
+3. keeps the best eligible exit campaign armed in the widget (`arm`/`disarm`), so it shows the
+   instant the shopper tries to leave, with no round trip;
+4. schedules one lazy "camp" timer for the next moment a time-based trigger can become true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import protocol as p
+from .actions import Action, Record, Schedule, Send
+from .campaigns import Campaign, Target, Variant
+from .session import IDLE_KINDS, Connect, Event, Session, Timer
+
+DAY = 86_400.0
+PENDING_SHOW_S = 10.0  # a popup sent but never reported shown stops blocking others after this
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRules:
+    campaigns: tuple[Campaign, ...] = ()
+    min_gap: float = 30.0
+    attribution_days: float = 7.0
+
+
+# ---------------------------------------------------------------- A/B split
+
+
+def pick_variant(c: Campaign, vid: str) -> Variant:
+    """Sticky and deterministic: the same visitor always gets the same variant of a campaign."""
+    h = int.from_bytes(hashlib.sha256(f"{vid}:{c.id}".encode()).digest()[:8], "big") / 2**64
+    total = sum(v.weight for v in c.variants)
+    acc = 0.0
+    for v in c.variants:
+        acc += v.weight / total
+        if h < acc and v.weight > 0:
+            return v
+    return next(v for v in reversed(c.variants) if v.weight > 0)
+
+
+def popup_msg(c: Campaign, v: Variant) -> dict[str, Any]:
+    return {"t": "popup", "cid": c.id, "var": v.id, "kind": c.kind, "layout": v.layout,
+            "content": v.content, "style": v.style}
+
+
+# ---------------------------------------------------------------- targeting
+
+
+def utm(url: str) -> dict[str, str]:
+    try:
+        q = parse_qs(urlsplit(url).query)
+    except ValueError:
+        return {}
+    return {k: v[0] for k, v in q.items() if k.startswith("utm_") and v}
+
+
+def targets(t: Target, s: Session) -> bool:
+    url = s.page_url
+    if t.url_include and not any(pat in url for pat in t.url_include):
+        return False
+    if any(pat in url for pat in t.url_exclude):
+        return False
+    if t.page_kinds and s.page_kind not in t.page_kinds:
+        return False
+    if (t.visitor == "new" and s.returning) or (t.visitor == "returning" and not s.returning):
+        return False
+    if (t.visits_min is not None and s.visit < t.visits_min) or (t.visits_max is not None and s.visit > t.visits_max):
+        return False
+    if t.device != "any" and s.device != t.device:
+        return False
+    if t.referrer_contains and t.referrer_contains not in s.referrer:
+        return False
+    if t.utm_source or t.utm_medium or t.utm_campaign:
+        u = utm(s.landing)
+        for key, want in (("utm_source", t.utm_source), ("utm_medium", t.utm_medium),
+                          ("utm_campaign", t.utm_campaign)):
+            if want and u.get(key) != want:
+                return False
+    if t.lang and not any(s.lang.lower().startswith(x.lower()) for x in t.lang):
+        return False
+    if t.cart_total_min is not None and s.cart_total < t.cart_total_min:
+        return False
+    if t.cart_total_max is not None and s.cart_total > t.cart_total_max:
+        return False
+    if t.cart_count_min is not None and s.cart_count < t.cart_count_min:
+        return False
+    if t.cart_count_max is not None and s.cart_count > t.cart_count_max:
+        return False
+    if t.temperature and s.temperature not in t.temperature:
+        return False
+    return t.has_email is None or t.has_email == s.has_email
+
+
+def capped(c: Campaign, s: Session, now: float) -> bool:
+    """True when frequency rules forbid showing `c` now."""
+    f = c.frequency
+    n, last, closed, converted = (s.hist.get(c.id) or [0, 0.0, 0, 0])[:4]
+    if f.max_impressions is not None and n >= f.max_impressions:
+        return True
+    if f.stop_after_close and closed:
+        return True
+    if f.stop_after_conversion and (converted or s.converted):
+        return True
+    if f.per == "page":
+        return c.id in s.page_shown
+    if f.per == "session":
+        return s.shown.get(c.id, 0) > 0
+    if f.per == "days":
+        return n > 0 and now - last < f.days * DAY
+    return n > 0  # ever
+
+
+def eligible(c: Campaign, s: Session, now: float) -> bool:
+    return c.live_at(now) and targets(c.target, s) and not capped(c, s, now)
+
+
+def triggered(c: Campaign, s: Session, ev: Event, now: float) -> bool:
+    """Every non-exit trigger of `c` holds now (a campaign with none never shows by itself)."""
+    t = c.trigger
+    if t.delay_s is None and t.idle_s is None and t.pages_min is None and t.tab_return_s is None:
+        return False
+    if t.delay_s is not None and now < s.started + t.delay_s:
+        return False
+    if t.idle_s is not None and not (s.page_kind in IDLE_KINDS and now - s.last_act >= t.idle_s):
+        return False
+    if t.pages_min is not None and s.pages < t.pages_min:
+        return False
+    if t.tab_return_s is not None and not (isinstance(ev, p.Vis) and not ev.hidden
+                                           and s.hidden_for >= t.tab_return_s):
+        return False
+    return True
+
+
+def _next_due(c: Campaign, s: Session, now: float) -> float | None:
+    t = c.trigger
+    due = []
+    if t.delay_s is not None and now < s.started + t.delay_s:
+        due.append(s.started + t.delay_s)
+    if t.idle_s is not None and s.page_kind in IDLE_KINDS and now < s.last_act + t.idle_s:
+        due.append(s.last_act + t.idle_s)
+    return max(due) if due else None
+
+
+# ---------------------------------------------------------------- bookkeeping
+
+
+def _book_impression(s: Session, cid: str, now: float) -> None:
+    h = s.hist.setdefault(cid, [0, 0.0, 0, 0])
+    h[0], h[1] = h[0] + 1, now
+    s.shown[cid] = s.shown.get(cid, 0) + 1
+    if cid not in s.page_shown:
+        s.page_shown.append(cid)
+
+
+def _popup_event(s: Session, ev: p.PopupEv, now: float) -> list[Action]:
+    if ev.ev == "shown" and s.popup != ev.cid:  # an armed exit popup the widget showed by itself
+        _book_impression(s, ev.cid, now)
+        s.popup, s.popup_at, s.popup_seen = ev.cid, now, True
+        if s.armed == ev.cid:
+            s.armed = ""
+    elif ev.ev == "shown":
+        s.popup_seen = True
+    elif ev.ev == "closed":
+        s.hist.setdefault(ev.cid, [0, 0.0, 0, 0])[2] = 1
+        if s.popup == ev.cid:
+            s.popup = ""
+    elif ev.ev == "submitted":
+        s.has_email = True
+    return [Record("stat", {"cid": ev.cid, "var": ev.var, "ev": ev.ev})]
+
+
+def _attribute(rules: SiteRules, s: Session, ev: p.Purchase, now: float) -> list[Action]:
+    """Last touch: the campaign shown most recently within the attribution window gets the sale."""
+    window = rules.attribution_days * DAY
+    best: tuple[float, str] | None = None
+    for cid, h in s.hist.items():
+        if h[0] > 0 and now - h[1] <= window and (best is None or h[1] > best[0]):
+            best = (h[1], cid)
+    camp = next((c for c in rules.campaigns if best and c.id == best[1]), None)
+    if camp is None:
+        return []
+    s.hist[camp.id][3] = 1
+    var = pick_variant(camp, s.vid)
+    return [Record("stat", {"cid": camp.id, "var": var.id, "ev": "purchase", "revenue": ev.total})]
+
+
+# ---------------------------------------------------------------- the decision
+
+
+def decide(rules: SiteRules, s: Session, ev: Event, now: float) -> list[Action]:
+    acts: list[Action] = []
+    if isinstance(ev, p.PopupEv):
+        acts += _popup_event(s, ev, now)
+    elif isinstance(ev, p.Purchase):
+        acts += _attribute(rules, s, ev, now)
+    elif isinstance(ev, (Connect, p.PageMsg)):
+        s.popup, s.page_shown = "", []  # a new page starts with no popup on screen
+    elif isinstance(ev, Timer) and ev.kind == "camp":
+        s.camp_at = None
+    if not s.sockets:
+        return acts
+    if s.popup and not s.popup_seen and now - s.popup_at > PENDING_SHOW_S:
+        s.popup = ""
+    live = sorted((c for c in rules.campaigns if eligible(c, s, now)), key=lambda c: -c.priority)
+
+    if not s.popup and now - s.popup_at >= rules.min_gap:
+        for c in live:
+            if not c.trigger.exit and triggered(c, s, ev, now):
+                var = pick_variant(c, s.vid)
+                _book_impression(s, c.id, now)
+                s.popup, s.popup_at, s.popup_seen = c.id, now, False
+                acts.append(Send(popup_msg(c, var)))
+                break
+
+    exit_camp = None if s.popup else next((c for c in live if c.trigger.exit and _arm_ready(c, s, now)), None)
+    want = exit_camp.id if exit_camp else ""
+    if want != s.armed or (want and isinstance(ev, Connect)):
+        if s.armed and s.armed != want:
+            acts.append(Send({"t": "disarm", "cid": s.armed}))
+        if exit_camp is not None:
+            acts.append(Send(arm_msg(exit_camp, s.vid)))
+        s.armed = want
+
+    due = [d for c in live if (d := _next_due(c, s, now)) is not None]
+    if due and (s.camp_at is None or min(due) < s.camp_at):
+        s.camp_at = min(due)
+        acts.append(Schedule("camp", s.camp_at))
+    return acts
+
+
+def _arm_ready(c: Campaign, s: Session, now: float) -> bool:
+    """An exit campaign is armed once its other triggers (if any) hold."""
+    t = c.trigger
+    if t.delay_s is not None and now < s.started + t.delay_s:
+        return False
+    return t.pages_min is None or s.pages >= t.pages_min
+
+
+def arm_msg(c: Campaign, vid: str) -> dict[str, Any]:
+    return {"t": "arm", "on": "exit", "how": list(c.trigger.exit), "popup": popup_msg(c, pick_variant(c, vid))}
