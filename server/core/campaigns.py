@@ -166,7 +166,7 @@ class _R:
 
     def texts(self, key: str, max_len: int = 200, choices: tuple[str, ...] = ()) -> tuple[str, ...]:
         v = self.o.get(key, [])
-        if not isinstance(v, list) or len(v) > 50:
+        if not isinstance(v, (list, tuple)) or len(v) > 50:
             raise CampaignError(self.f(key), "must be a list of at most 50 strings")
         for n, x in enumerate(v):
             if not isinstance(x, str) or not x or len(x) > max_len:

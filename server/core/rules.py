@@ -13,6 +13,7 @@ Called after every session event. It
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -209,11 +210,12 @@ def decide(rules: SiteRules, s: Session, ev: Event, now: float) -> list[Action]:
         s.camp_at = None
     if not s.sockets:
         return acts
-    if s.popup and not s.popup_seen and now - s.popup_at > PENDING_SHOW_S:
+    last = s.popup_at if s.popup_at is not None else -math.inf
+    if s.popup and not s.popup_seen and now - last > PENDING_SHOW_S:
         s.popup = ""
     live = sorted((c for c in rules.campaigns if eligible(c, s, now)), key=lambda c: -c.priority)
 
-    if not s.popup and now - s.popup_at >= rules.min_gap:
+    if not s.popup and now - last >= rules.min_gap:
         for c in live:
             if not c.trigger.exit and triggered(c, s, ev, now):
                 var = pick_variant(c, s.vid)

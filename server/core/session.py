@@ -82,7 +82,7 @@ class Session:
     hidden_for: float = 0.0  # how long the tab was hidden, as of the last return
     # campaigns (server/core/rules.py)
     popup: str = ""  # campaign on screen, "" for none
-    popup_at: float = 0.0  # when the last popup was shown (site-wide gap)
+    popup_at: float | None = None  # when the last popup was shown (site-wide gap)
     popup_seen: bool = False  # the widget reported the on-screen popup as shown
     armed: str = ""  # exit campaign armed in the widget
     camp_at: float | None = None  # when the armed campaign timer fires
