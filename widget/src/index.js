@@ -4,6 +4,7 @@ import { guard, load, save, report } from "./util.js";
 import { Transport } from "./transport.js";
 import { current, setKind, watchNavigation } from "./page.js";
 import { watchActivity, watchExit } from "./signals.js";
+import { Popups } from "./popup.js";
 
 var VID = "linger.vid";
 var SID = "linger.sid";
@@ -18,7 +19,8 @@ var start = guard(function () {
   var wsUrl = (host.protocol === "https:" ? "wss://" : "ws://") + host.host + "/ws?site=" +
     encodeURIComponent(site) + "&v=1";
   var settings = { act_every_ms: 5000, exit: { min_dwell_ms: 2000, sensitivity_px: 20, delay_ms: 100 } };
-  var state = { loaded: true, connected: false, vid: load(VID, null), sid: load(SID, null), events: [] };
+  var state = { loaded: true, connected: false, vid: load(VID, null), sid: load(SID, null), events: [],
+                popup: null };
 
   function hello() {
     var pushState = "unsupported";
@@ -33,6 +35,15 @@ var start = guard(function () {
     };
   }
 
+  var armed = null; // {how: [...], popup: {...}}: shown by the exit handler itself, no round trip
+  var popups = new Popups(function (ev, p) {
+    state.popup = popups.open();
+    transport.sendDurable({ t: "popup", cid: p.cid, var: p.var, ev: ev });
+  }, function (address, consent, p) {
+    transport.sendDurable({ t: "email", email: address, source: "popup", field: "popup:" + p.cid,
+                            consent: !!consent });
+  });
+
   function onMessage(msg) {
     state.events.push(msg.t);
     if (state.events.length > 50) state.events.shift();
@@ -40,6 +51,17 @@ var start = guard(function () {
       save(VID, msg.vid); save(SID, msg.sid);
       state.vid = msg.vid; state.sid = msg.sid; state.connected = true; state.resumed = msg.resumed;
       settings = msg.settings || settings;
+      armed = null;
+      (msg.armed || []).forEach(onMessage);
+    } else if (msg.t === "popup") {
+      popups.show(msg);
+    } else if (msg.t === "close") {
+      popups.close(msg.cid, true);
+      state.popup = popups.open();
+    } else if (msg.t === "arm" && msg.popup) {
+      armed = msg;
+    } else if (msg.t === "disarm") {
+      if (armed && armed.popup.cid === msg.cid) armed = null;
     } else if (msg.t === "_closed") {
       state.connected = false;
     } else if (msg.t === "error") {
@@ -79,7 +101,15 @@ var start = guard(function () {
 
   watchNavigation(function () { transport.send({ t: "page", page: current() }); if (exit) exit.reset(); });
   watchActivity(function () { return settings; }, transport.send);
-  exit = watchExit(function () { return settings; }, function (how) { transport.send({ t: "exit", how: how }); });
+  exit = watchExit(function () { return settings; }, function (how) {
+    // the armed popup first, synchronously: this is the instant the shopper is leaving
+    if (armed && (armed.how || []).indexOf(how) >= 0 && !popups.open()) {
+      var p = armed.popup;
+      armed = null;
+      popups.show(p);
+    }
+    transport.send({ t: "exit", how: how });
+  });
 });
 
 start();

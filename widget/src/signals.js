@@ -31,13 +31,17 @@ export function watchExit(settings, fire) {
   }
 
   // Desktop: the pointer leaves the page through its top edge, after a grace delay.
-  on(document.documentElement, "mouseleave", function (e) {
-    if (e.clientY > (cfg().sensitivity_px || 0) || timer) return;
-    timer = setTimeout(guard(function () { timer = null; emit("mouse"); }), cfg().delay_ms || 0);
-  });
-  on(document.documentElement, "mouseenter", function () {
-    if (timer) { clearTimeout(timer); timer = null; }
-  });
+  var root = document.documentElement;
+  // not capturing: a capture listener would also see every child element's mouseleave
+  on(root, "mouseleave", function (e) {
+    if (e.target !== root || e.clientY > (cfg().sensitivity_px || 0) || timer) return;
+    var delay = cfg().delay_ms || 0;
+    if (!delay) return emit("mouse"); // no grace period: fire in this very event, not a task later
+    timer = setTimeout(guard(function () { timer = null; emit("mouse"); }), delay);
+  }, { passive: true });
+  on(root, "mouseenter", function (e) {
+    if (e.target === root && timer) { clearTimeout(timer); timer = null; }
+  }, { passive: true });
 
   if (!touch) return { reset: reset };
 
