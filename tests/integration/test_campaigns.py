@@ -1,0 +1,200 @@
+"""Campaigns at the protocol level: welcome timing and targeting, caps across reconnects and a
+restart, arming, edits reaching connected sessions on every instance, the API's validation."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from server.embedded import EmbeddedRedis
+from tests.support import FAST, TOKEN, Server, open_session, recv, send
+
+pytestmark = pytest.mark.integration
+
+WELCOME = {"id": "welcome", "name": "Welcome", "kind": "welcome", "status": "live",
+           "trigger": {"delay_s": 0.5}, "target": {"visitor": "new"}, "frequency": {"per": "days", "days": 30},
+           "variants": [{"content": {"headline": "Welcome! 15% off", "code": "WELCOME15"}}]}
+EXIT = {"id": "exit50", "name": "Exit", "kind": "exit", "status": "live", "trigger": {"exit": ["mouse"]},
+        "target": {"cart_total_min": 50}, "variants": [{"content": {"headline": "Wait!"}}]}
+
+
+def api(srv: Server, method: str, path: str, body: Any = None, token: str = TOKEN) -> httpx.Response:
+    return httpx.request(method, f"{srv.url}{path}", json=body, timeout=5,
+                         headers={"authorization": f"Bearer {token}"})
+
+
+def next_msg(ws: Any, t: str, timeout: float = 5) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = recv(ws, timeout=max(0.01, deadline - time.monotonic()))
+        if msg["t"] == t:
+            return msg
+
+
+def no_msg(ws: Any, t: str, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            msg = recv(ws, timeout=max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            return
+        assert msg["t"] != t, msg
+
+
+def campaign_server(tmp: Path, extra: dict[str, Any] | None = None) -> Server:
+    srv = Server(tmp, FAST | (extra or {}))
+    srv.config.write_text(srv.config.read_text().replace('name = "Demo"', 'name = "Demo"\npopup_gap = 0'))
+    return srv
+
+
+@pytest.fixture(scope="module")
+def csrv(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    srv = campaign_server(tmp_path_factory.mktemp("camps")).start()
+    assert api(srv, "POST", "/api/v1/campaigns?site=demo", WELCOME).status_code == 201
+    assert api(srv, "POST", "/api/v1/campaigns?site=demo", EXIT).status_code == 201
+    yield srv
+    srv.stop()
+
+
+def test_new_visitor_gets_the_welcome_after_its_delay(csrv: Server) -> None:
+    ws, ready = open_session(csrv)
+    with ws:
+        t0 = time.monotonic()
+        popup = next_msg(ws, "popup")
+        waited = time.monotonic() - t0
+        assert 0.3 < waited < 2.0, waited  # delay_s 0.5, timer tick 20 ms
+        assert popup["cid"] == "welcome" and popup["kind"] == "welcome" and popup["var"] == "a"
+        assert popup["content"]["code"] == "WELCOME15" and popup["layout"] == "modal"
+        send(ws, {"t": "popup", "id": "p1", "cid": "welcome", "var": "a", "ev": "shown"})
+        assert next_msg(ws, "ack") == {"t": "ack", "id": "p1"}
+
+
+def test_returning_visitor_does_not_get_the_welcome(csrv: Server) -> None:
+    ws, first = open_session(csrv)
+    ws.close()
+    time.sleep(3.2)  # session_timeout 3 s: the next visit is a new session of a returning visitor
+    ws, again = open_session(csrv, vid=first["vid"])
+    with ws:
+        assert csrv.session(again["sid"])["returning"] is True
+        no_msg(ws, "popup", 1.0)
+
+
+def test_caps_hold_across_reconnects(csrv: Server) -> None:
+    ws, ready = open_session(csrv)
+    next_msg(ws, "popup")
+    ws.close()
+    # navigation: a new socket of the same session; the welcome (once per 30 days) does not come back
+    ws, again = open_session(csrv, vid=ready["vid"], sid=ready["sid"], url="https://shop.example/c/x",
+                             kind="category")
+    with ws:
+        assert again["resumed"]
+        no_msg(ws, "popup", 1.0)
+
+
+def test_exit_popup_is_armed_in_ready_and_follows_the_cart(csrv: Server) -> None:
+    ws, ready = open_session(csrv)
+    with ws:
+        assert ready["armed"] == []
+        send(ws, {"t": "cart", "items": [{"id": "1", "name": "Boot", "price": 60, "qty": 1}], "total": 60,
+                  "currency": "EUR"})
+        arm = next_msg(ws, "arm")
+        assert arm["on"] == "exit" and arm["how"] == ["mouse"] and arm["popup"]["cid"] == "exit50"
+    ws, again = open_session(csrv, vid=ready["vid"], sid=ready["sid"])
+    with ws:
+        assert [a["popup"]["cid"] for a in again["armed"]] == ["exit50"]  # armed from the first frame
+        send(ws, {"t": "cart", "items": [], "total": 0, "currency": "EUR"})
+        assert next_msg(ws, "disarm") == {"t": "disarm", "cid": "exit50"}
+
+
+def test_campaign_api_validates_and_round_trips(csrv: Server) -> None:
+    r = api(csrv, "POST", "/api/v1/campaigns?site=demo", {**WELCOME, "id": "bad", "kind": "banner"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "kind"
+    r = api(csrv, "POST", "/api/v1/campaigns?site=demo", {**WELCOME, "id": "x", "variants": [
+        {"content": {"headline": "h", "cta": {"label": "go", "url": "javascript:alert(1)"}}}]})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "variants[0].content.cta.url"
+    assert api(csrv, "POST", "/api/v1/campaigns?site=demo", WELCOME).status_code == 409
+    assert api(csrv, "POST", "/api/v1/campaigns?site=nope", WELCOME).status_code == 400
+    assert api(csrv, "GET", "/api/v1/campaigns?site=demo", token="x" * 20).status_code == 401
+    r = httpx.post(f"{csrv.url}/api/v1/campaigns?site=demo", content=b"{not json",
+                   headers={"authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_json"
+    listed = api(csrv, "GET", "/api/v1/campaigns?site=demo").json()
+    assert {c["id"] for c in listed["campaigns"]} >= {"welcome", "exit50"}
+    one = api(csrv, "GET", "/api/v1/campaigns/welcome?site=demo").json()
+    assert one["trigger"]["delay_s"] == 0.5 and one["status"] == "live"
+    assert api(csrv, "PUT", "/api/v1/campaigns/welcome?site=demo", {**WELCOME, "id": "other"}).status_code == 422
+    assert api(csrv, "GET", "/api/v1/campaigns/nope?site=demo").status_code == 404
+    stats = api(csrv, "GET", "/api/v1/campaigns/welcome/stats?site=demo").json()
+    assert stats["variants"][0]["variant"] == "a" and stats["totals"]["impressions"] >= 1
+
+
+def test_an_edit_reaches_connected_sessions_on_every_instance(tmp_path: Path) -> None:
+    """Two instances sharing one Redis: a PUT on one re-arms a shopper connected to the other."""
+    redis = EmbeddedRedis(tmp_path / "shared")
+    url = redis.start()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = campaign_server(tmp_path / "a", {"redis": {"url": url}}).start()
+    b = campaign_server(tmp_path / "b", {"redis": {"url": url}}).start()
+    try:
+        r = api(a, "POST", "/api/v1/campaigns?site=demo", {**EXIT, "target": {"cart_total_min": 500}})
+        assert r.status_code == 201
+        ws, ready = open_session(b)
+        with ws:
+            send(ws, {"t": "cart", "items": [{"id": "1", "name": "Boot", "price": 60, "qty": 1}], "total": 60,
+                      "currency": "EUR"})
+            no_msg(ws, "arm", 0.3)  # 60 < 500: not armed
+            t0 = time.monotonic()
+            r = api(a, "PUT", "/api/v1/campaigns/exit50?site=demo", {**EXIT, "target": {"cart_total_min": 50}})
+            assert r.status_code == 200
+            arm = next_msg(ws, "arm", timeout=2)
+            assert arm["popup"]["cid"] == "exit50" and time.monotonic() - t0 < 1.0
+            assert api(a, "DELETE", "/api/v1/campaigns/exit50?site=demo").status_code == 200
+            assert next_msg(ws, "disarm", timeout=2) == {"t": "disarm", "cid": "exit50"}
+    finally:
+        a.stop()
+        b.stop()
+        redis.stop()
+
+
+def test_caps_hold_across_a_restart(tmp_path: Path) -> None:
+    srv = campaign_server(tmp_path, {"timing": {**FAST["timing"], "session_timeout": 60}}).start()
+    try:
+        assert api(srv, "POST", "/api/v1/campaigns?site=demo", WELCOME).status_code == 201
+        ws, ready = open_session(srv)
+        with ws:
+            next_msg(ws, "popup")
+        srv.stop()
+        srv.start()
+        ws, again = open_session(srv, vid=ready["vid"], sid=ready["sid"])
+        with ws:
+            assert again["resumed"]
+            no_msg(ws, "popup", 1.0)
+        ws, other = open_session(srv)  # a brand-new visitor still gets it: campaigns survived too
+        with ws:
+            assert next_msg(ws, "popup")["cid"] == "welcome"
+    finally:
+        srv.stop()
+
+
+def test_demo_seed_campaigns_load_once(tmp_path: Path) -> None:
+    from tests.support import ROOT
+
+    srv = Server(tmp_path, FAST)
+    seed = str(ROOT / "server" / "demo_campaigns.toml")
+    srv.config.write_text(srv.config.read_text().replace('name = "Demo"', f'name = "Demo"\nseed_campaigns = "{seed}"'))
+    srv.start()
+    try:
+        ids = {c["id"] for c in api(srv, "GET", "/api/v1/campaigns?site=demo").json()["campaigns"]}
+        assert ids == {"welcome15", "exit-cart50", "checkout-help", "product-hint"}
+        assert api(srv, "DELETE", "/api/v1/campaigns/welcome15?site=demo").status_code == 200
+        srv.stop()
+        srv.start()
+        ids = {c["id"] for c in api(srv, "GET", "/api/v1/campaigns?site=demo").json()["campaigns"]}
+        assert "welcome15" not in ids and len(ids) == 3  # not seeded again
+    finally:
+        srv.stop()
