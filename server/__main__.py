@@ -47,7 +47,9 @@ def _update_readme(path: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m server", description="Linger engagement server")
-    ap.add_argument("command", nargs="?", default="run", choices=["run", "check-config", "config-docs"])
+    ap.add_argument("command", nargs="?", default="run", choices=["run", "check-config", "config-docs", "campaigns"])
+    ap.add_argument("args", nargs="*", help="campaigns: export|import FILE (- for stdout/stdin)")
+    ap.add_argument("--site", help="campaigns: the site (default: the first in the config)")
     ap.add_argument("--config", help="path to config.toml (default: $LINGER_CONFIG or ./config.toml)")
     ap.add_argument("--readme", help="config-docs: rewrite the settings table in this file")
     args = ap.parse_args(argv)
@@ -64,6 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"config OK: {cfg.path} ({len(cfg.sites)} site(s))")
         return 0
+    if args.command == "campaigns":
+        if len(args.args) != 2 or args.args[0] not in ("export", "import"):
+            ap.error("usage: python -m server campaigns export|import FILE [--site KEY]")
+        import asyncio
+
+        from .campaigns import cli
+
+        return asyncio.run(cli(cfg, args.args[0], args.args[1], args.site or next(iter(cfg.sites))))
     logging.basicConfig(level=cfg["server.log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _serve(cfg)
     return 0

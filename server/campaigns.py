@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import orjson
+import tomli_w
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .api import guard, json, problem
-from .core.campaigns import Campaign, CampaignError, parse_campaign
+from .config import Config
+from .core.campaigns import Campaign, CampaignError, parse_campaign, parse_campaigns_toml
+from .embedded import EmbeddedRedis
 from .live import Live
+from .store import Store, StoreError
 
 MAX_BODY = 64 * 1024
 
@@ -103,3 +110,74 @@ async def stats(request: Request) -> Response:
     from .core.stats import campaign_results
 
     return json({"id": cid, "site": site, **campaign_results([v["id"] for v in raw["variants"]], counts)})
+
+
+# ---------------------------------------------------------------- python -m server campaigns export|import
+
+
+def _drop_none(obj: object) -> object:
+    """TOML has no null: leave unset fields out (they read back as their defaults)."""
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, (list, tuple)):
+        return [_drop_none(v) for v in obj]
+    return obj
+
+
+async def _open_store(cfg: Config) -> tuple[Store, EmbeddedRedis | None]:
+    """The configured Redis; else a running server's embedded one; else start the embedded one briefly."""
+    url, emb = cfg["redis.url"], None
+    if not url:
+        emb = EmbeddedRedis(cfg.data_dir)
+        url = emb.url
+    store = Store(url, cfg["redis.prefix"], durable_acks=False)
+    try:
+        await store.open(wait=0.5 if emb else 5.0)
+        return store, None
+    except StoreError:
+        await store.close()
+        if emb is None:
+            raise
+    emb.start()
+    store = Store(emb.url, cfg["redis.prefix"], durable_acks=False)
+    await store.open()
+    return store, emb
+
+
+async def cli(cfg: Config, action: str, path: str, site: str) -> int:
+    if site not in cfg.sites:
+        print(f"linger: unknown site {site!r} (sites: {', '.join(cfg.sites)})", file=sys.stderr)
+        return 2
+    if action == "import":
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+            camps = parse_campaigns_toml(text)
+        except OSError as e:
+            print(f"linger: cannot read {path}: {e.strerror}", file=sys.stderr)
+            return 2
+        except CampaignError as e:
+            print(f"linger: {path}: {e}; nothing was imported", file=sys.stderr)
+            return 2
+    store, emb = await _open_store(cfg)
+    try:
+        if action == "export":
+            camps = sorted((parse_campaign(c) for c in await store.load_campaigns(site)),
+                           key=lambda c: (-c.priority, c.id))
+            doc = tomli_w.dumps({"campaigns": [_drop_none(c.to_dict()) for c in camps]})
+            header = f"# Linger campaigns of site {site!r}: `python -m server campaigns import FILE` loads them.\n"
+            if path == "-":
+                sys.stdout.write(header + doc)
+            else:
+                Path(path).write_text(header + doc, encoding="utf-8")
+                print(f"exported {len(camps)} campaign(s) of site {site!r} to {path}")
+            return 0
+        existing = {c["id"] for c in await store.load_campaigns(site)}
+        for c in camps:
+            await store.save_campaign(site, c.to_dict())  # running instances reload through pub/sub
+        new = sum(1 for c in camps if c.id not in existing)
+        print(f"imported {len(camps)} campaign(s) into site {site!r}: {new} new, {len(camps) - new} updated")
+        return 0
+    finally:
+        await store.close()
+        if emb:
+            emb.stop()

@@ -3,6 +3,7 @@ browser tests. Its cart lives in localStorage (static/demo/shop.js) and is repor
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from starlette.requests import Request
@@ -41,9 +42,16 @@ BY_ID = {p["id"]: p for p in PRODUCTS}
 
 def _page(request: Request, name: str, kind: str, title: str, status: int = 200, **ctx: object) -> Response:
     site = next(iter(request.app.state.cfg.sites))
-    return templates.TemplateResponse(request, f"demo/{name}.html", {
-        "kind": kind, "title": title, "site": site, "categories": CATEGORIES, **ctx,
+    nonce = secrets.token_urlsafe(12)
+    resp = templates.TemplateResponse(request, f"demo/{name}.html", {
+        "kind": kind, "title": title, "site": site, "categories": CATEGORIES, "nonce": nonce, **ctx,
     }, status_code=status)
+    if request.query_params.get("csp") == "strict":
+        # what a careful shop sends: no inline script or style except its own nonce'd snippet
+        resp.headers["content-security-policy"] = (
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'")
+    return resp
 
 
 async def home(request: Request) -> Response:

@@ -76,6 +76,9 @@ def test_welcome_popup_after_its_delay_closes_with_esc(page: Any, promo: Server,
     assert page.locator("linger-popup >> #lg-h").text_content() == "Welcome! 15% off"
     assert page.locator("linger-popup >> .code span").text_content() == "WELCOME15"
     assert page.evaluate("document.activeElement.tagName") == "LINGER-POPUP"  # focus moved into the dialog
+    for _ in range(5):  # focus is trapped: Tab cycles inside the dialog
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.tagName") == "LINGER-POPUP"
     page.keyboard.press("Escape")
     page.locator("linger-popup").wait_for(state="detached")
     assert page.evaluate("document.activeElement.className") == "brand"  # and restored
@@ -227,3 +230,23 @@ def test_popup_fits_a_375px_screen(browser: Any, promo: Server, campaigns: Any) 
         assert bb["x"] >= 0 and bb["x"] + bb["width"] <= 375 and bb["height"] <= 667
     finally:
         ctx.close()
+
+
+def test_strict_csp_and_a_bar_without_layout_shift(page: Any, promo: Server, campaigns: Any) -> None:
+    campaigns("bar", kind="hint", trigger={"delay_s": 0.3}, frequency={"per": "page", "stop_after_close": False},
+              variants=[{"layout": "bar", "content": {"headline": "Free shipping over 75"},
+                         "style": {"placement": "top", "bg": "#123456", "fg": "#ffffff"}}])
+    csp_errors: list[str] = []
+    page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+    resp = page.goto(f"{promo.url}/demo?csp=strict")
+    assert "script-src 'self' 'nonce-" in resp.headers["content-security-policy"]
+    ready(page)
+    before = page.evaluate("document.querySelector('main').getBoundingClientRect().top")
+    box = page.locator(BOX)
+    box.wait_for(state="visible", timeout=5000)
+    assert page.evaluate("document.querySelector('main').getBoundingClientRect().top") == before  # no shift
+    assert box.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(18, 52, 86)"  # styles applied
+    assert box.evaluate("e => getComputedStyle(e).position") == "fixed"
+    bb = box.bounding_box()
+    assert bb["y"] == 0 and bb["width"] == 1280
+    assert csp_errors == [] and page.console_errors == []

@@ -198,3 +198,37 @@ def test_demo_seed_campaigns_load_once(tmp_path: Path) -> None:
         assert "welcome15" not in ids and len(ids) == 3  # not seeded again
     finally:
         srv.stop()
+
+
+def test_export_import_round_trip_as_toml(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    srv = campaign_server(tmp_path).start()
+    try:
+        assert api(srv, "POST", "/api/v1/campaigns?site=demo", WELCOME).status_code == 201
+        assert api(srv, "POST", "/api/v1/campaigns?site=demo", EXIT).status_code == 201
+        before = api(srv, "GET", "/api/v1/campaigns?site=demo").json()["campaigns"]
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "server", "campaigns", *args, "--config", str(srv.config)],
+                                  cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+        out = tmp_path / "camps.toml"
+        r = cli("export", str(out))
+        assert r.returncode == 0 and "exported 2 campaign(s)" in r.stdout
+        assert api(srv, "DELETE", "/api/v1/campaigns/welcome?site=demo").status_code == 200
+        out.write_text(out.read_text().replace("Wait!", "Wait, come back!"))
+        r = cli("import", str(out))
+        assert r.returncode == 0 and "1 new, 1 updated" in r.stdout, r.stderr
+        after = api(srv, "GET", "/api/v1/campaigns?site=demo").json()["campaigns"]
+        assert [c["id"] for c in after] == [c["id"] for c in before]
+        assert after[0]["variants"][0]["content"]["headline"] == "Wait, come back!"  # sorted by id at equal priority
+        bad = tmp_path / "bad.toml"
+        bad.write_text('[[campaigns]]\nid = "x"\nname = "x"\nkind = "exit"\ntrigger = { exit = ["nose"] }\n')
+        r = cli("import", str(bad))
+        assert r.returncode == 2 and "campaigns[0].trigger.exit[0]" in r.stderr and "nothing was imported" in r.stderr
+    finally:
+        srv.stop()

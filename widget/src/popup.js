@@ -81,8 +81,10 @@ export function Popups(report, email) {
     var layout = ["modal", "slide", "bar"].indexOf(p.layout) >= 0 ? p.layout : "modal";
     var modal = layout === "modal";
     var host = el("linger-popup", { "data-cid": p.cid });
-    // inline !important beats any page rule, so the shop's CSS cannot hide or restyle the host
-    host.setAttribute("style", "all:initial !important;display:block !important");
+    // inline !important beats any page rule, so the shop's CSS cannot hide or restyle the host;
+    // set through the CSSOM, which a strict CSP allows (a style attribute it would block)
+    host.style.setProperty("all", "initial", "important");
+    host.style.setProperty("display", "block", "important");
     var root = host.attachShadow({ mode: "open" });
     adopt(root);
     var wrap = el("div", { class: "lg " + layout + " " + String(style.placement || "").replace(/[^a-z-]/g, "") });
