@@ -32,7 +32,9 @@ class CampaignError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    delay_s: float | None = None  # seconds after the session started
+    delay_s: float | None = None  # seconds after arriving on the page
+    time_on_site_s: float | None = None  # seconds after the session started
+    scroll_pct: int | None = None  # scrolled this far down the page (0-100)
     exit: tuple[str, ...] = ()  # exit intents that show it (armed in advance)
     idle_s: float | None = None  # cart/checkout without activity for this long
     pages_min: int | None = None  # page views this session
@@ -263,12 +265,14 @@ def load_campaign_file(path: str) -> list[Campaign]:
 
 def parse_campaign(obj: Any, cid: str | None = None) -> Campaign:
     r = _R(obj, "", TOP)
-    t = r.sub("trigger", ("delay_s", "exit", "idle_s", "pages_min", "tab_return_s"))
-    trigger = Trigger(delay_s=t.number("delay_s", 0, 86_400), exit=t.texts("exit", choices=EXIT_HOWS),
+    t = r.sub("trigger", ("delay_s", "time_on_site_s", "scroll_pct", "exit", "idle_s", "pages_min", "tab_return_s"))
+    trigger = Trigger(delay_s=t.number("delay_s", 0, 86_400), time_on_site_s=t.number("time_on_site_s", 0, 86_400),
+                      scroll_pct=t.integer("scroll_pct", 1, 100), exit=t.texts("exit", choices=EXIT_HOWS),
                       idle_s=t.number("idle_s", 0.05, 86_400), pages_min=t.integer("pages_min", 1, 10_000),
                       tab_return_s=t.number("tab_return_s", 0, 86_400))
     if trigger == Trigger():
-        raise CampaignError("trigger", "needs at least one of delay_s, exit, idle_s, pages_min, tab_return_s")
+        raise CampaignError("trigger", "needs at least one of delay_s, time_on_site_s, scroll_pct, exit, idle_s, "
+                            "pages_min, tab_return_s")
     g = r.sub("target", tuple(Target.__dataclass_fields__))
     target = Target(
         url_include=g.texts("url_include"), url_exclude=g.texts("url_exclude"),

@@ -85,7 +85,7 @@ class Cart:
 
 @dataclass(frozen=True, slots=True)
 class Act:
-    pass
+    depth: int | None = None  # extension: deepest scroll on this page so far, percent
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +315,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "hello": _hello,
     "page": lambda o: PageMsg(parse_page(o)),
     "cart": _cart,
-    "act": lambda o: Act(),
+    "act": lambda o: Act(depth=None if o.get("depth") is None else _int(o, "depth", lo=0, hi=100)),
     "vis": lambda o: Vis(hidden=_choice(o, "state", ("hidden", "visible")) == "hidden"),
     "exit": lambda o: Exit(how=_choice(o, "how", EXIT_HOWS)),
     "email": _email,

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import protocol as p
 from .actions import Action, Record, Schedule, Send
-from .campaigns import Campaign, Target, Variant
+from .campaigns import Campaign, Target, Trigger, Variant
 from .session import IDLE_KINDS, Connect, Event, Session, Timer
 
 DAY = 86_400.0
@@ -128,9 +128,10 @@ def eligible(c: Campaign, s: Session, now: float) -> bool:
 def triggered(c: Campaign, s: Session, ev: Event, now: float) -> bool:
     """Every non-exit trigger of `c` holds now (a campaign with none never shows by itself)."""
     t = c.trigger
-    if t.delay_s is None and t.idle_s is None and t.pages_min is None and t.tab_return_s is None:
+    if (t.delay_s is None and t.time_on_site_s is None and t.scroll_pct is None and t.idle_s is None
+            and t.pages_min is None and t.tab_return_s is None):
         return False
-    if t.delay_s is not None and now < s.started + t.delay_s:
+    if not _waited(t, s, now):
         return False
     if t.idle_s is not None and not (s.page_kind in IDLE_KINDS and now - s.last_act >= t.idle_s):
         return False
@@ -142,11 +143,22 @@ def triggered(c: Campaign, s: Session, ev: Event, now: float) -> bool:
     return True
 
 
+def _waited(t: Trigger, s: Session, now: float) -> bool:
+    """The time- and scroll-based preconditions: long enough on the page and site, scrolled far enough."""
+    if t.delay_s is not None and now < s.page_at + t.delay_s:
+        return False
+    if t.time_on_site_s is not None and now < s.started + t.time_on_site_s:
+        return False
+    return t.scroll_pct is None or s.scroll_depth >= t.scroll_pct
+
+
 def _next_due(c: Campaign, s: Session, now: float) -> float | None:
     t = c.trigger
     due = []
-    if t.delay_s is not None and now < s.started + t.delay_s:
-        due.append(s.started + t.delay_s)
+    if t.delay_s is not None and now < s.page_at + t.delay_s:
+        due.append(s.page_at + t.delay_s)
+    if t.time_on_site_s is not None and now < s.started + t.time_on_site_s:
+        due.append(s.started + t.time_on_site_s)
     if t.idle_s is not None and s.page_kind in IDLE_KINDS and now < s.last_act + t.idle_s:
         due.append(s.last_act + t.idle_s)
     return max(due) if due else None
@@ -243,9 +255,7 @@ def decide(rules: SiteRules, s: Session, ev: Event, now: float) -> list[Action]:
 def _arm_ready(c: Campaign, s: Session, now: float) -> bool:
     """An exit campaign is armed once its other triggers (if any) hold."""
     t = c.trigger
-    if t.delay_s is not None and now < s.started + t.delay_s:
-        return False
-    return t.pages_min is None or s.pages >= t.pages_min
+    return _waited(t, s, now) and (t.pages_min is None or s.pages >= t.pages_min)
 
 
 def arm_msg(c: Campaign, vid: str) -> dict[str, Any]:

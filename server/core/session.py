@@ -58,6 +58,8 @@ class Session:
     page_url: str = ""
     page_title: str = ""
     page_kind: str = "other"
+    page_at: float = 0.0  # when the shopper arrived on the current page
+    scroll_depth: int = 0  # deepest scroll on the current page, percent
     landing: str = ""
     referrer: str = ""
     pages: int = 0
@@ -168,9 +170,10 @@ def _touch(s: Session, now: float, timing: Timing) -> list[Action]:
     return []
 
 
-def _set_page(s: Session, page: p.Page) -> None:
+def _set_page(s: Session, page: p.Page, now: float) -> None:
     if page.url != s.page_url:
         s.pages += 1
+        s.page_at, s.scroll_depth = now, 0
     s.page_url, s.page_title, s.page_kind = page.url, page.title, page.kind
     if page.kind == "product":
         s.viewed_product = True
@@ -183,7 +186,7 @@ def _connect(s: Session, conn: str, h: p.Hello, now: float, timing: Timing) -> l
         s.landing, s.referrer = h.page.url, h.page.ref
     s.device = "mobile" if h.touch and 0 < h.screen_w <= 1024 else "desktop"
     s.lang, s.tz, s.gpc, s.push = h.lang, h.tz, h.gpc, h.push
-    _set_page(s, h.page)
+    _set_page(s, h.page, now)
     acts: list[Action] = []
     if was_gone:
         if s.left:
@@ -246,10 +249,12 @@ def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[A
             return _disconnect(s, conn, now, timing)
         case Timer(kind=kind):
             return _timer(s, kind, now, timing)
-        case p.Act():
+        case p.Act(depth=depth):
+            if depth is not None and depth > s.scroll_depth:
+                s.scroll_depth = depth
             return _touch(s, now, timing)
         case p.PageMsg(page=page):
-            _set_page(s, page)
+            _set_page(s, page, now)
             return _touch(s, now, timing)
         case p.Cart():
             s.cart_items = [asdict(i) for i in ev.items]

@@ -250,3 +250,15 @@ def test_strict_csp_and_a_bar_without_layout_shift(page: Any, promo: Server, cam
     bb = box.bounding_box()
     assert bb["y"] == 0 and bb["width"] == 1280
     assert csp_errors == [] and page.console_errors == []
+
+
+def test_scroll_depth_trigger(page: Any, promo: Server, campaigns: Any) -> None:
+    campaigns("deep", trigger={"scroll_pct": 90}, frequency={"per": "page", "stop_after_close": False},
+              variants=[{"layout": "slide", "content": {"headline": "Still looking?"}}])
+    page.set_viewport_size({"width": 1280, "height": 500})
+    page.goto(f"{promo.url}/demo")
+    ready(page)
+    page.wait_for_timeout(300)
+    assert page.locator("linger-popup").count() == 0
+    page.mouse.wheel(0, 5000)  # to the bottom of the page: act carries depth 100
+    page.locator(BOX).wait_for(state="visible", timeout=5000)

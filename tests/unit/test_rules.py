@@ -60,6 +60,10 @@ TRIGGERS = [
     ("tab return after long hide", {"tab_return_s": 10}, {"hidden": 20}, p.Vis(False), 21, True),
     ("tab return after short hide", {"tab_return_s": 10}, {"hidden": 5}, p.Vis(False), 21, False),
     ("tab return needs the return", {"tab_return_s": 10}, {"hidden": 20}, p.Act(), 21, False),
+    ("time on site reached", {"time_on_site_s": 5}, {}, Timer("camp"), 5, True),
+    ("time on site not yet", {"time_on_site_s": 5}, {}, Timer("camp"), 4, False),
+    ("scrolled far enough", {"scroll_pct": 50}, {}, p.Act(depth=60), 1, True),
+    ("not scrolled far enough", {"scroll_pct": 50}, {}, p.Act(depth=40), 1, False),
     ("exit-only never shows by itself", {"exit": ["mouse"]}, {}, Timer("camp"), 100, False),
     ("all triggers must hold", {"delay_s": 5, "pages_min": 3}, {}, Timer("camp"), 100, False),
 ]
@@ -135,6 +139,27 @@ def show(rules: SiteRules, s: Session, now: float) -> list[str]:
     return popups(decide(rules, s, Timer("camp"), now))
 
 
+def test_delay_counts_from_arrival_on_the_page_and_time_on_site_from_the_start() -> None:
+    rules = SiteRules(campaigns=(camp(trigger={"delay_s": 5}),), min_gap=0)
+    s = session()
+    run(rules, s, p.PageMsg(p.Page(url="https://s.example/2")), 4)
+    assert show(rules, s, 6) == []
+    assert show(rules, s, 9) == ["c1"]
+    rules = SiteRules(campaigns=(camp(trigger={"time_on_site_s": 5}),), min_gap=0)
+    s = session()
+    run(rules, s, p.PageMsg(p.Page(url="https://s.example/2")), 4)
+    assert show(rules, s, 5) == ["c1"]
+
+
+def test_scroll_depth_is_kept_per_page() -> None:
+    s = session()
+    feed(s, "a", p.Act(depth=70), 1, T)
+    feed(s, "a", p.Act(depth=20), 2, T)
+    assert s.scroll_depth == 70
+    feed(s, "a", p.PageMsg(p.Page(url="https://s.example/2")), 3, T)
+    assert s.scroll_depth == 0
+
+
 def test_once_per_session_survives_close_and_new_page() -> None:
     rules = SiteRules(campaigns=(camp(frequency={"per": "session", "stop_after_close": False}),), min_gap=0)
     s = session()
@@ -150,7 +175,8 @@ def test_every_page() -> None:
     assert show(rules, s, 10) == ["c1"]
     run(rules, s, p.PopupEv("u1", "c1", "a", "closed"), 11)
     assert show(rules, s, 12) == []
-    assert popups(run(rules, s, p.PageMsg(p.Page(url="https://s.example/2")), 13)) == ["c1"]  # on arrival
+    assert popups(run(rules, s, p.PageMsg(p.Page(url="https://s.example/2")), 13)) == []  # delay counts per page
+    assert show(rules, s, 18) == ["c1"]
 
 
 def test_once_per_days_per_visitor_across_sessions() -> None:
@@ -168,9 +194,10 @@ def test_max_impressions_and_stop_after_close() -> None:
     rules = SiteRules(campaigns=(camp(frequency={"per": "page", "max_impressions": 2}),), min_gap=0)
     s = session()
     assert show(rules, s, 10) == ["c1"]
-    assert popups(run(rules, s, p.PageMsg(p.Page(url="https://s.example/2")), 11)) == ["c1"]
-    assert popups(run(rules, s, p.PageMsg(p.Page(url="https://s.example/3")), 13)) == []  # two used up
-    assert show(rules, s, 14) == []
+    run(rules, s, p.PageMsg(p.Page(url="https://s.example/2")), 11)
+    assert show(rules, s, 16) == ["c1"]
+    run(rules, s, p.PageMsg(p.Page(url="https://s.example/3")), 17)
+    assert show(rules, s, 22) == []  # two impressions used up
     rules = SiteRules(campaigns=(camp(frequency={"per": "page"}),), min_gap=0)
     s = session()
     assert show(rules, s, 10) == ["c1"]

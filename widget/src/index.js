@@ -99,8 +99,12 @@ var start = guard(function () {
   transport.start();
   (stub && stub.q ? stub.q : []).forEach(function (args) { api.apply(null, args); });
 
-  watchNavigation(function () { transport.send({ t: "page", page: current() }); if (exit) exit.reset(); });
-  watchActivity(function () { return settings; }, transport.send);
+  var activity = watchActivity(function () { return settings; }, transport.send);
+  watchNavigation(function () {
+    transport.send({ t: "page", page: current() });
+    activity.reset();
+    if (exit) exit.reset();
+  });
   exit = watchExit(function () { return settings; }, function (how) {
     // the armed popup first, synchronously: this is the instant the shopper is leaving
     if (armed && (armed.how || []).indexOf(how) >= 0 && !popups.open()) {

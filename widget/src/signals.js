@@ -4,16 +4,23 @@ import { on, now, guard } from "./util.js";
 
 export function watchActivity(settings, send) {
   var last = 0;
+  var depth = 0; // deepest scroll on this page, percent (PROTOCOL extension: act.depth)
   function act() {
-    var t = now();
-    if (t - last >= settings().act_every_ms) { last = t; send({ t: "act" }); }
+    var d = document.documentElement;
+    var h = Math.max(d.scrollHeight, 1);
+    depth = Math.max(depth, Math.min(100, Math.round(((window.scrollY || 0) + window.innerHeight) / h * 100)));
+    var t = now(), every = settings().act_every_ms;
+    if (t - last >= every) { last = t; send({ t: "act", depth: depth }); }
+    else if (!trailing) trailing = setTimeout(guard(function () { trailing = null; act(); }), last + every - t);
   }
+  var trailing = null; // so the last scroll of a burst is reported too, one interval later
   ["mousemove", "mousedown", "keydown", "scroll", "touchstart", "wheel", "input"].forEach(function (type) {
     on(document, type, act);
   });
   on(document, "visibilitychange", function () {
     send({ t: "vis", state: document.visibilityState === "hidden" ? "hidden" : "visible" });
   });
+  return { reset: function () { depth = 0; last = 0; } };
 }
 
 export function watchExit(settings, fire) {
