@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from . import api, campaigns, demo
+from . import api, campaigns, demo, leads
 from .config import Config
 from .embedded import EmbeddedRedis
 from .live import Live
@@ -80,6 +80,9 @@ def create_app(cfg: Config) -> Starlette:
         WebSocketRoute("/ws", widget_socket),
         Route("/api/v1/sessions", api.list_sessions),
         Route("/api/v1/sessions/{sid}", api.get_session),
+        Route("/api/v1/leads", leads.list_leads),
+        Route("/api/v1/leads.csv", leads.leads_csv),
+        Route("/api/v1/leads/{email}", leads.erase, methods=["DELETE"]),
         Route("/api/v1/campaigns", campaigns.list_or_create, methods=["GET", "POST"]),
         Route("/api/v1/campaigns/{cid}", campaigns.one, methods=["GET", "PUT", "DELETE"]),
         Route("/api/v1/campaigns/{cid}/stats", campaigns.stats),

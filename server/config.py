@@ -156,6 +156,13 @@ SITE_SETTINGS: tuple[Setting, ...] = (
             "is ever on screen).", _num(0, 86400)),
     Setting("sites[].attribution_days", 7.0, "A purchase this many days after a popup impression counts for "
             "that campaign (last touch).", _num(0, 365)),
+    Setting("sites[].capture", "consent", "Live email capture: off (only popup forms), consent (typed addresses "
+            "once the consent box is ticked or the form submitted), live (every valid address as typed).",
+            _choice("off", "consent", "live")),
+    Setting("sites[].email_selectors", [], "Extra CSS selectors of email inputs to watch, besides type=email and "
+            "autocomplete=email.", _str_list(r".{1,200}")),
+    Setting("sites[].consent_selector", "input[name=consent]", "CSS selector of the consent checkbox, looked up "
+            "in the email field's form (else the page).", _str(r".{1,200}")),
     Setting("sites[].seed_campaigns", "", "TOML file of [[campaigns]] loaded on the first start, when the site "
             "has none yet (relative to the config file).", _str()),
 )
@@ -174,6 +181,9 @@ class Site:
     popup_gap: float = 30.0
     attribution_days: float = 7.0
     seed_campaigns: str = ""
+    capture: str = "consent"
+    email_selectors: tuple[str, ...] = ()
+    consent_selector: str = "input[name=consent]"
 
 
 @dataclass(frozen=True)
@@ -253,7 +263,9 @@ def _sites(raw: Any) -> dict[str, Site]:
         sites[vals["key"]] = Site(key=vals["key"], name=vals["name"] or vals["key"],
                                   origins=tuple(o.rstrip("/") for o in vals["origins"]),
                                   currency=vals["currency"], popup_gap=vals["popup_gap"],
-                                  attribution_days=vals["attribution_days"], seed_campaigns=vals["seed_campaigns"])
+                                  attribution_days=vals["attribution_days"], seed_campaigns=vals["seed_campaigns"],
+                                  capture=vals["capture"], email_selectors=vals["email_selectors"],
+                                  consent_selector=vals["consent_selector"])
     return sites
 
 

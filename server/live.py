@@ -12,13 +12,14 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .config import Config
 from .core import protocol as p
 from .core.actions import Action, Cancel, End, Publish, Record, Schedule, Send
 from .core.campaigns import CampaignError, load_campaign_file, parse_campaign
+from .core.leads import capture_from, merge_lead
 from .core.rules import SiteRules, decide
 from .core.session import Connect, Disconnect, Event, Session, Timer, Timing, feed, new_session
 from .metrics import Metrics
@@ -26,10 +27,16 @@ from .store import Store, StoreError
 
 log = logging.getLogger("linger.live")
 
-SendFn = Callable[[dict[str, Any]], Awaitable[None]]
+class Peer(Protocol):
+    """A widget socket as this module sees it (ws.Conn)."""
+
+    async def send(self, msg: dict[str, Any]) -> None: ...
+
+    async def close(self, code: int, reason: str = "") -> None: ...
 
 
 NO_RULES = SiteRules()
+RECORD_KINDS = ("purchase", "push", "popupev")
 
 
 def mint_id() -> str:
@@ -48,13 +55,14 @@ class Live:
         self.ttl = int(self.timing.session_timeout) + 3600
         self.instance = mint_id()[:10]
         self.sessions: dict[str, Session] = {}
-        self.sockets: dict[str, dict[str, SendFn]] = {}
+        self.sockets: dict[str, dict[str, Peer]] = {}
         self.inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.alive_instances: set[str] = {self.instance}
         self._conn_seq = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._collect: list[dict[str, Any]] | None = None
         self.rules: dict[str, SiteRules] = {}
+        self.erased: set[str] = set()  # sessions erased (GDPR) while connected here
 
     # ------------------------------------------------------------ lifecycle
 
@@ -69,7 +77,7 @@ class Live:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._timer_loop(), name="linger-timers"),
                        loop.create_task(self._heartbeat_loop(), name="linger-heartbeat"),
-                       loop.create_task(self.store.listen_campaigns(self.campaigns_changed), name="linger-camps")]
+                       loop.create_task(self.store.listen(self.campaigns_changed, self.control), name="linger-pubsub")]
 
     async def load_rules(self, site: str) -> None:
         camps = []
@@ -114,7 +122,7 @@ class Live:
     # ------------------------------------------------------------ socket events
 
     async def hello(self, conn: str, site: str, h: p.Hello,
-                    send: SendFn) -> tuple[Session, bool, list[dict[str, Any]]]:
+                    peer: Peer) -> tuple[Session, bool, list[dict[str, Any]]]:
         """Start or resume the session; returns it, whether it was resumed, and messages for the socket
         (arm and popup messages decided on connect, which the caller sends with or after `ready`)."""
         now = self.clock()
@@ -130,12 +138,14 @@ class Live:
             visitor["visits"] = int(visitor.get("visits", 0)) + 1
             sess = new_session(mint_id(), visitor["vid"], site, visitor["visits"], now, visitor["first_seen"])
             sess.hist = visitor.get("hist") or {}
-            self.store.index_session(site, sess.sid, now)
+            self.store.index_session(site, sess.vid, sess.sid, now)
             self.metrics.sessions_started.inc()
             fields.update(site=site, first_seen=visitor["first_seen"], visits=visitor["visits"], last_sid=sess.sid)
         self.store.save_visitor(sess.vid, fields)
+        if visitor.get("email") and not sess.email:
+            sess.email, sess.has_email = visitor["email"], True  # identified by an earlier capture
         self.sessions[sess.sid] = sess
-        self.sockets.setdefault(sess.sid, {})[conn] = send
+        self.sockets.setdefault(sess.sid, {})[conn] = peer
         self._collect = []
         try:
             self._apply(sess, conn, Connect(h), now)
@@ -178,7 +188,10 @@ class Live:
         if await self.store.is_done(sess.vid, mid):
             self.metrics.duplicates.inc()
             return mid
-        self._apply(sess, conn, msg, self.clock())
+        now = self.clock()
+        self._apply(sess, conn, msg, now)
+        if isinstance(msg, p.Email):
+            await self._capture(sess, msg, now)
         self.store.mark_done(sess.vid, mid)
         fut = self.store.writer.commit(durable=True)
         self.inflight[key] = fut
@@ -187,6 +200,39 @@ class Live:
         finally:
             self.inflight.pop(key, None)
         return mid
+
+    async def _capture(self, sess: Session, msg: p.Email, now: float) -> None:
+        """An email typed or submitted: a lead if the site's consent mode allows it (decided in core/leads)."""
+        cap, why = capture_from(sess.site, self.cfg.sites[sess.site].capture, sess, msg, now)
+        if cap is None:
+            self.metrics.count(self.metrics.emails_refused, why)
+            return
+        lead = merge_lead(await self.store.load_lead(sess.site, cap["email"]), cap)
+        self.store.save_lead(lead)
+        sess.has_email, sess.email = True, cap["email"]
+        self.store.save_session(sess.sid, sess, self.ttl)
+        self.metrics.count(self.metrics.events, "lead.captured")
+        self.store.publish(sess.site, {"event": "lead.captured", "sid": sess.sid, "vid": sess.vid,
+                                       "email": lead["email"], "source": msg.source})
+
+    async def erase(self, site: str, email: str) -> dict[str, int]:
+        """GDPR: erase the lead and every trace of its visitors, here and on every instance."""
+        lead = await self.store.load_lead(site, email)
+        vids = set(lead["vids"]) if lead else set()
+        await self.control({"erase": sorted(vids)})  # this instance stops writing them at once
+        await self.store.writer.commit()  # what was already queued lands before the delete
+        result = await self.store.erase_lead(site, email, RECORD_KINDS)  # and tells the other instances
+        await asyncio.sleep(0.2)  # a write another instance made before it heard: delete once more
+        await self.store.erase_lead(site, email, RECORD_KINDS, vids=vids)
+        return result
+
+    async def control(self, msg: dict[str, Any]) -> None:
+        vids = set(msg.get("erase") or ())
+        for sess in [s for s in self.sessions.values() if s.vid in vids]:
+            self.erased.add(sess.sid)  # nothing about it is written again, not even its disconnect
+            self.sessions.pop(sess.sid, None)
+            for peer in list(self.sockets.pop(sess.sid, {}).values()):
+                await peer.close(1000, "erased")
 
     def bye(self, conn: str, sess: Session) -> None:
         self._apply(sess, conn, Disconnect(), self.clock())
@@ -200,6 +246,8 @@ class Live:
     # ------------------------------------------------------------ core glue
 
     def _apply(self, sess: Session, conn: str, ev: Event, now: float) -> list[Action]:
+        if sess.sid in self.erased:
+            return []
         hist_before = sess.hist and {k: list(v) for k, v in sess.hist.items()}
         actions = feed(sess, conn, ev, now, self.timing)
         actions += decide(self.rules_for(sess.site), sess, ev, now)
@@ -228,8 +276,8 @@ class Live:
                 if self._collect is not None:
                     self._collect.append(msg)
                     return
-                for send in list(self.sockets.get(sess.sid, {}).values()):
-                    asyncio.get_running_loop().create_task(send(msg))
+                for peer in list(self.sockets.get(sess.sid, {}).values()):
+                    asyncio.get_running_loop().create_task(peer.send(msg))
             case End():
                 self.store.end_session(sess.site, sess.sid)
 

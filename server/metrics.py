@@ -41,6 +41,8 @@ class Metrics:
                                   registry=r)
         self.decisions = Counter("linger_decisions", "Messages the rules sent (popup, arm, disarm)", ["t"],
                                  registry=r)
+        self.emails_refused = Counter("linger_emails_refused", "Emails not captured, by reason", ["reason"],
+                                      registry=r)
         self.events = Counter("linger_session_events", "Notable session events", ["event"], registry=r)
         self._children: dict[tuple[int, str], Any] = {}
         self.gc_pause = Histogram("linger_gc_pause_seconds", "Python garbage-collector pauses", ["generation"],

@@ -15,6 +15,10 @@ Key layout (every key starts with `redis.prefix`, default `lg:`):
 | `campseed:{site}`      | string | set once the site's seed campaigns were loaded                 |
 | `cstat:{site}:{cid}`   | hash   | "{variant}:{event}" -> count, "{variant}:revenue" -> sum       |
 | `campaigns`            | pubsub | a site key whose campaigns changed (every instance reloads)    |
+| `control`              | pubsub | JSON: {"erase": [vids]} - every instance drops those sessions    |
+| `lead:{site}:{email}`  | string | lead JSON (core.leads.merge_lead)                              |
+| `leads:{site}`         | zset   | email -> first seen; the lead list, paged by score             |
+| `vs:{vid}`             | set    | the visitor's session ids (for erasure)                        |
 | `events:{site}`        | pubsub | notable session events (left, idle, purchase, ...)             |
 
 Writes on the hot path go through `Writer`, a group commit: everything queued while
@@ -201,8 +205,10 @@ class Store:
         """Queue the session (a dataclass or dict; orjson serializes either) for the next batch."""
         self.writer.blob(f"{self.p}s:{sid}", sess, ttl)
 
-    def index_session(self, site: str, sid: str, started: float) -> None:
+    def index_session(self, site: str, vid: str, sid: str, started: float) -> None:
         self.writer.cmd("ZADD", f"{self.p}live:{site}", started, sid)
+        self.writer.cmd("SADD", f"{self.p}vs:{vid}", sid)
+        self.writer.cmd("EXPIRE", f"{self.p}vs:{vid}", VISITOR_TTL)
 
     def end_session(self, site: str, sid: str) -> None:
         self.writer.cmd("ZREM", f"{self.p}live:{site}", sid)
@@ -268,6 +274,66 @@ class Store:
             out.append((kind, sid))
         return out
 
+    # ------------------------------------------------------------ leads
+
+    async def load_lead(self, site: str, email: str) -> dict[str, Any] | None:
+        raw = await self.r.get(f"{self.p}lead:{site}:{email}")
+        return orjson.loads(raw) if raw else None
+
+    def save_lead(self, lead: dict[str, Any]) -> None:
+        site, email = lead["site"], lead["email"]
+        self.writer.cmd("SET", f"{self.p}lead:{site}:{email}", orjson.dumps(lead))
+        self.writer.cmd("ZADD", f"{self.p}leads:{site}", "NX", lead["first_seen"], email)
+        for vid in lead["vids"][-1:]:
+            self.writer.cmd("HSET", f"{self.p}v:{vid}", "email", email)
+
+    async def lead_page(self, site: str, after: tuple[float, str] | None, limit: int) -> list[dict[str, Any]]:
+        """Leads by first-seen time, oldest first, strictly after the (score, email) cursor."""
+        lo = after[0] if after else "-inf"
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while len(out) < limit:
+            rows = await self.r.zrangebyscore(f"{self.p}leads:{site}", lo, "+inf", start=offset,
+                                              num=limit + 50, withscores=True)
+            if not rows:
+                break
+            offset += len(rows)
+            emails = [e.decode() for e, score in rows
+                      if not after or score > after[0] or (score == after[0] and e.decode() > after[1])]
+            if emails:
+                raws = await self.r.mget([f"{self.p}lead:{site}:{e}" for e in emails])
+                out += [orjson.loads(x) for x in raws if x]
+        return out[:limit]
+
+    async def erase_lead(self, site: str, email: str, kinds: tuple[str, ...],
+                         vids: set[str] | None = None) -> dict[str, int]:
+        """GDPR erasure: the lead and every trace of its visitors (sessions, ids, records, timers)."""
+        lead = await self.load_lead(site, email)
+        vids = set(vids or ()) | (set(lead["vids"]) if lead else set())
+        sids: set[str] = set()
+        for vid in vids:
+            sids |= {x.decode() for x in await self.r.smembers(f"{self.p}vs:{vid}")}
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(f"{self.p}lead:{site}:{email}")
+        pipe.zrem(f"{self.p}leads:{site}", email)
+        for vid in vids:
+            pipe.delete(f"{self.p}v:{vid}", f"{self.p}vs:{vid}", f"{self.p}done:{vid}")
+        for sid in sids:
+            pipe.delete(f"{self.p}s:{sid}")
+            pipe.zrem(f"{self.p}live:{site}", sid)
+            pipe.zrem(f"{self.p}timers", *(f"{k}|{sid}" for k in ("idle", "leave", "end", "camp")))
+        await pipe.execute()
+        needles = [x.encode() for x in (vids | sids | {email})]
+        removed = 0
+        for kind in kinds:  # records mention visitors by id: drop every entry that names one
+            key = f"{self.p}rec:{kind}:{site}"
+            for raw in await self.r.lrange(key, 0, -1):
+                if any(n in raw for n in needles):
+                    removed += await self.r.lrem(key, 0, raw)
+        if vids:
+            await self.r.publish(f"{self.p}control", orjson.dumps({"erase": sorted(vids)}))
+        return {"visitors": len(vids), "sessions": len(sids), "records": removed, "lead": int(lead is not None)}
+
     # ------------------------------------------------------------ campaigns
 
     async def load_campaigns(self, site: str) -> list[dict[str, Any]]:
@@ -310,15 +376,21 @@ class Store:
         raw = await self.r.hgetall(f"{self.p}cstat:{site}:{cid}")
         return {k.decode(): float(x) for k, x in raw.items()}
 
-    async def listen_campaigns(self, on_change: Callable[[str], Awaitable[None]]) -> None:
-        """Call on_change(site) whenever any instance changes a site's campaigns. Runs until cancelled."""
+    async def listen(self, on_campaigns: Callable[[str], Awaitable[None]],
+                     on_control: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """Call on_campaigns(site) when any instance changes a site's campaigns, on_control(msg) for
+        control messages (erasure). Runs until cancelled."""
         while True:
             pubsub = self.r.pubsub()
             try:
-                await pubsub.subscribe(f"{self.p}campaigns")
+                await pubsub.subscribe(f"{self.p}campaigns", f"{self.p}control")
                 async for msg in pubsub.listen():
-                    if msg.get("type") == "message":
-                        await on_change(msg["data"].decode())
+                    if msg.get("type") != "message":
+                        continue
+                    if msg["channel"].decode().endswith("campaigns"):
+                        await on_campaigns(msg["data"].decode())
+                    else:
+                        await on_control(orjson.loads(msg["data"]))
             except (RedisError, OSError) as e:
                 log.error("campaign listener: %s; resubscribing", e)
                 await asyncio.sleep(1)

@@ -24,8 +24,9 @@ HELLO_TIMEOUT = 10.0
 CLOSE_POLICY = 1008
 
 
-def widget_settings(cfg: Any) -> dict[str, Any]:
+def widget_settings(cfg: Any, site: str) -> dict[str, Any]:
     """What the widget needs to know, sent in `ready`."""
+    conf = cfg.sites[site]
     return {
         "act_every_ms": cfg["timing.act_every_ms"],
         "idle_after_ms": cfg["timing.idle_after_ms"],
@@ -34,7 +35,8 @@ def widget_settings(cfg: Any) -> dict[str, Any]:
             "delay_ms": cfg["exit.delay_ms"], "scroll_speed": cfg["exit.scroll_speed"],
             "back": cfg["exit.back"], "blur": cfg["exit.blur"],
         },
-        "email": {"capture": "off", "selectors": []},
+        "email": {"capture": conf.capture, "selectors": list(conf.email_selectors),
+                  "consent_selector": conf.consent_selector},
         "vapid_key": None,
     }
 
@@ -151,10 +153,10 @@ async def _handshake(conn: Conn, site: str) -> Session | None:
             if not await conn.error("bad_message", "the first frame must be hello", getattr(msg, "id", None)):
                 return None
             continue
-        sess, resumed, msgs = await conn.live.hello(conn.id, site, msg, conn.send)
+        sess, resumed, msgs = await conn.live.hello(conn.id, site, msg, conn)
         armed = [m for m in msgs if m["t"] == "arm"]
         await conn.send({"t": "ready", "vid": sess.vid, "sid": sess.sid, "resumed": resumed,
-                         "settings": widget_settings(conn.live.cfg), "armed": armed})
+                         "settings": widget_settings(conn.live.cfg, site), "armed": armed})
         for m in msgs:
             if m["t"] != "arm":
                 await conn.send(m)

@@ -44,7 +44,8 @@ def _toml(doc: dict[str, Any]) -> str:
 
 
 class Server:
-    def __init__(self, tmp: Path, overrides: dict[str, dict[str, Any]] | None = None, port: int | None = None):
+    def __init__(self, tmp: Path, overrides: dict[str, dict[str, Any]] | None = None, port: int | None = None,
+                 site: dict[str, Any] | None = None):
         self.tmp = tmp
         self.port = port or free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
@@ -52,7 +53,8 @@ class Server:
             "server": {"host": "127.0.0.1", "port": self.port, "data_dir": str(tmp / "var"),
                        "log_level": "warning", "drain_seconds": 2},
             "api": {"tokens": [TOKEN]},
-            "sites": [{"key": "demo", "name": "Demo", "origins": [self.origin, f"http://localhost:{self.port}"]}],
+            "sites": [{"key": "demo", "name": "Demo", "origins": [self.origin, f"http://localhost:{self.port}"],
+                       **(site or {})}],
         }
         for section, body in (overrides or {}).items():
             doc.setdefault(section, {}).update(body)

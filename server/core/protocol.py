@@ -105,6 +105,8 @@ class Email:
     source: str
     field: str
     consent: bool
+    submitted: bool = False  # extension: the shopper submitted the form (not just typed)
+    consent_text: str = ""  # extension: the consent wording the shopper saw
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +287,8 @@ def _cart(o: dict[str, Any]) -> Cart:
 def _email(o: dict[str, Any]) -> Email:
     return Email(id=_msg_id(o), email=_str(o, "email", max_len=254),
                  source=_choice(o, "source", EMAIL_SOURCES), field=_str(o, "field", max_len=128, required=False),
-                 consent=_bool(o, "consent"))
+                 consent=_bool(o, "consent"), submitted=_bool(o, "submitted"),
+                 consent_text=_str(o, "consent_text", max_len=300, required=False))
 
 
 def _push(o: dict[str, Any]) -> Push:

@@ -80,6 +80,7 @@ class Session:
     purchases: int = 0
     revenue: float = 0.0
     has_email: bool = False
+    email: str = ""  # the visitor's address once captured as a lead
     hidden_since: float | None = None  # when every tab went to the background
     hidden_for: float = 0.0  # how long the tab was hidden, as of the last return
     # campaigns (server/core/rules.py)
@@ -143,7 +144,7 @@ class Session:
             "started": self.started, "last_act": self.last_act, "away_since": self.away_since,
             "exits": self.exits, "last_exit": self.last_exit, "converted": self.converted,
             "purchases": self.purchases, "revenue": self.revenue, "device": self.device,
-            "lang": self.lang, "push": self.push, "has_email": self.has_email,
+            "lang": self.lang, "push": self.push, "has_email": self.has_email, "email": self.email,
             "popup": self.popup, "armed": self.armed, "shown": self.shown,
         }
 
@@ -278,9 +279,9 @@ def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[A
             return [Publish("exit", {"how": how})]
         case p.Purchase():
             return _purchase(s, ev, now)
-        case p.Email() | p.Push() | p.PopupEv():
-            if isinstance(ev, p.Email):
-                s.has_email = True
+        case p.Email():
+            return []  # whether it becomes a lead is core/leads.py's call, under the site's consent mode
+        case p.Push() | p.PopupEv():
             return [Record(type(ev).__name__.lower(), {"sid": s.sid, "vid": s.vid, "at": now, **asdict(ev)})]
         case p.Hello():
             return []  # a second hello on the same socket changes nothing

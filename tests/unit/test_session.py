@@ -134,8 +134,12 @@ def test_purchase_records_and_counts() -> None:
     assert isinstance(acts[0], Record) and acts[0].kind == "purchase" and acts[0].data["order"] == "A2"
 
 
+def test_email_is_left_to_the_lead_rules() -> None:
+    s, acts = run([("a", hello(), 0), ("a", p.Email("e1", "a@b.co", "field", "email", True), 1)])
+    assert acts == [] and not s.has_email
+
+
 @pytest.mark.parametrize("ev,kind", [
-    (p.Email("e1", "a@b.co", "field", "email", True), "email"),
     (p.Push("x1", denied=True), "push"),
     (p.PopupEv("y1", "c1", "a", "shown"), "popupev"),
 ])

@@ -5,6 +5,7 @@ import { Transport } from "./transport.js";
 import { current, setKind, watchNavigation } from "./page.js";
 import { watchActivity, watchExit } from "./signals.js";
 import { Popups } from "./popup.js";
+import { watchEmails } from "./capture.js";
 
 var VID = "linger.vid";
 var SID = "linger.sid";
@@ -99,6 +100,7 @@ var start = guard(function () {
   transport.start();
   (stub && stub.q ? stub.q : []).forEach(function (args) { api.apply(null, args); });
 
+  watchEmails(function () { return settings; }, navigator.globalPrivacyControl === true, transport.sendDurable);
   var activity = watchActivity(function () { return settings; }, transport.send);
   watchNavigation(function () {
     transport.send({ t: "page", page: current() });

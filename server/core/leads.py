@@ -1,0 +1,112 @@
+"""Leads: email normalisation and validation, the consent rules, and merging captures into a lead.
+Pure: no I/O. The server enforces the consent mode itself; the widget is not trusted.
+
+Capture modes (per site, `sites[].capture`):
+- `off`: nothing typed is captured; only addresses submitted in a Linger popup form.
+- `consent`: a typed address is captured when its form's consent box is ticked, or when the form is
+  submitted; popup submissions too.
+- `live`: every valid address typed into an email field is captured the moment it is valid.
+With Global Privacy Control (`gpc: true` in hello), only explicitly submitted addresses are captured.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MODES = ("off", "consent", "live")
+MAX_VIDS = 50
+
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_TLD = re.compile(r"^[a-z]{2,63}$|^xn--[a-z0-9-]{1,59}$")
+
+
+def normalize_email(raw: str) -> str | None:
+    """The canonical form used to deduplicate (trimmed, lower-cased), or None when not a valid address."""
+    email = raw.strip().lower()
+    if len(email) > 254 or email.count("@") != 1:
+        return None
+    local, domain = email.split("@")
+    if not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        return None
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or not _TLD.match(labels[-1]):
+        return None
+    return email
+
+
+def may_capture(mode: str, source: str, consent: bool, submitted: bool, gpc: bool) -> tuple[bool, str]:
+    """Whether this capture may be stored, and why (the reason is logged and counted)."""
+    explicit = submitted or source == "popup"
+    if source == "popup":
+        return True, "submitted in a popup form"
+    if mode == "off":
+        return False, "live capture is off for this site"
+    if gpc and not explicit:
+        return False, "Global Privacy Control: only submitted addresses"
+    if mode == "consent" and not (consent or explicit):
+        return False, "no consent given and not submitted"
+    return True, "submitted" if explicit else ("consent given" if consent else "live capture")
+
+
+def capture_from(site: str, mode: str, s: Any, msg: Any, now: float) -> tuple[dict[str, Any] | None, str]:
+    """The capture an `email` message makes for session `s` under `mode`, or None and why not."""
+    email = normalize_email(msg.email)
+    if email is None:
+        return None, "not a valid email address"
+    ok, why = may_capture(mode, msg.source, msg.consent, msg.submitted, s.gpc)
+    if not ok:
+        return None, why
+    campaign = msg.field[6:] if msg.source == "popup" and msg.field.startswith("popup:") else (s.popup or None)
+    return {
+        "email": email, "site": site, "vid": s.vid, "sid": s.sid, "at": now, "source": msg.source,
+        "field": msg.field, "consent": msg.consent, "consent_text": msg.consent_text,
+        "temperature": s.temperature, "campaign": campaign,
+        "cart": {"total": s.cart_total, "count": s.cart_count, "currency": s.currency, "items": s.cart_items},
+    }, why
+
+
+def merge_lead(existing: dict[str, Any] | None, capture: dict[str, Any]) -> dict[str, Any]:
+    """Fold one capture into the stored lead (or start one). `capture` holds: email, site, vid, at,
+    source, field, consent, consent_text, temperature, cart, campaign."""
+    at = capture["at"]
+    lead = dict(existing) if existing else {
+        "email": capture["email"], "site": capture["site"], "vids": [], "first_seen": at,
+        "source": capture["source"], "field": capture["field"], "captures": 0,
+        "consent": {"given": False, "at": None, "text": ""}, "campaign": None,
+    }
+    vids = list(lead["vids"])
+    if capture["vid"] not in vids:
+        vids = (vids + [capture["vid"]])[-MAX_VIDS:]
+    consent = dict(lead["consent"])
+    if capture["consent"] and not consent["given"]:
+        consent = {"given": True, "at": at, "text": capture.get("consent_text", "")}
+    lead.update(
+        vids=vids, last_seen=at, last_source=capture["source"], captures=int(lead["captures"]) + 1,
+        consent=consent, temperature=capture["temperature"], cart=capture["cart"],
+        campaign=capture.get("campaign") or lead.get("campaign"),
+    )
+    return lead
+
+
+CSV_COLUMNS = ("email", "vids", "source", "field", "consent", "consent_at", "consent_text", "temperature",
+               "cart_total", "cart_count", "currency", "campaign", "captures", "first_seen", "last_seen")
+
+
+def csv_cell(value: Any) -> str:
+    """A cell a spreadsheet will not run: text that starts like a formula is prefixed with '."""
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r|%":
+        return "'" + text
+    return text
+
+
+def csv_row(lead: dict[str, Any]) -> list[str]:
+    cart = lead.get("cart") or {}
+    consent = lead.get("consent") or {}
+    values = [lead["email"], " ".join(lead.get("vids", [])), lead.get("source"), lead.get("field"),
+              "yes" if consent.get("given") else "no", consent.get("at"), consent.get("text"),
+              lead.get("temperature"), cart.get("total"), cart.get("count"), cart.get("currency"),
+              lead.get("campaign"), lead.get("captures"), lead.get("first_seen"), lead.get("last_seen")]
+    return [csv_cell(v) for v in values]
