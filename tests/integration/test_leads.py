@@ -3,7 +3,6 @@ CSV export, and GDPR erasure that leaves nothing behind in the keyspace."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
+import redis
 
 from tests.support import FAST, TOKEN, Server, open_session, recv, send
 
@@ -154,30 +153,30 @@ def test_gdpr_erase_leaves_nothing_behind(tmp_path: Path) -> None:
         ws.close()
         needles = [b"erase.me@example.com", ready["vid"].encode(), ready["sid"].encode()]
 
-        async def scan() -> list[str]:
-            r = aioredis.Redis.from_url(f"unix://{tmp_path / 'var' / 'redis' / 'redis.sock'}")
+        def scan() -> list[str]:  # the sync client: Playwright's loop may be running in this thread
+            r = redis.Redis.from_url(f"unix://{tmp_path / 'var' / 'redis' / 'redis.sock'}")
             hits = []
-            async for key in r.scan_iter(count=1000):
-                kind = (await r.type(key)).decode()
+            for key in r.scan_iter(count=1000):
+                kind = r.type(key).decode()
                 if kind == "string":
-                    vals = [await r.get(key)]
+                    vals = [r.get(key)]
                 elif kind == "hash":
-                    vals = [k + b"=" + v for k, v in (await r.hgetall(key)).items()]
+                    vals = [k + b"=" + v for k, v in r.hgetall(key).items()]
                 elif kind == "list":
-                    vals = await r.lrange(key, 0, -1)
+                    vals = r.lrange(key, 0, -1)
                 elif kind == "set":
-                    vals = list(await r.smembers(key))
+                    vals = list(r.smembers(key))
                 elif kind == "zset":
-                    vals = await r.zrange(key, 0, -1)
+                    vals = r.zrange(key, 0, -1)
                 else:
                     vals = []
                 for v in [key, *vals]:
                     if v and any(n in v for n in needles):
                         hits.append(key.decode())
-            await r.aclose()
+            r.close()
             return hits
 
-        assert asyncio.run(scan()) == []
+        assert scan() == []
         assert api(srv, "DELETE", "/api/v1/leads/erase.me@example.com?site=demo").status_code == 404
         assert srv.api(f"/api/v1/sessions/{ready['sid']}").status_code == 404
     finally:
