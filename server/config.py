@@ -81,6 +81,17 @@ def _gc_thresholds(v: Any) -> tuple[int, int, int]:
     return (v[0], v[1], v[2])
 
 
+def _target(v: Any) -> Any:
+    from .core.campaigns import CampaignError, target_from
+
+    if not isinstance(v, dict):
+        raise ValueError(f"must be a table like {{ device = \"desktop\" }}, got {v!r}")
+    try:
+        return target_from(v, "")
+    except CampaignError as e:
+        raise ValueError(f"{e.field}: {e.msg}") from None
+
+
 def _str_list(pattern: str, allow_empty: bool = True) -> Callable[[Any], tuple[str, ...]]:
     item = _str(pattern, allow_empty=False)
 
@@ -163,6 +174,17 @@ SITE_SETTINGS: tuple[Setting, ...] = (
             "autocomplete=email.", _str_list(r".{1,200}")),
     Setting("sites[].consent_selector", "input[name=consent]", "CSS selector of the consent checkbox, looked up "
             "in the email field's form (else the page).", _str(r".{1,200}")),
+    Setting("sites[].nudge", "cart", "Tab nudge: cart (swap the tab title and favicon while a shopper with a "
+            "cart is on another tab) or off.", _choice("cart", "off")),
+    Setting("sites[].nudge_title", "({count}) Your cart is waiting", "Tab title while nudging; {count}, "
+            "{total} and {currency} are filled in.", _str(r".{1,120}", allow_empty=False)),
+    Setting("sites[].nudge_alt_title", "", "If set, the tab title alternates with this every second.",
+            _str(r".{1,120}")),
+    Setting("sites[].nudge_sound", False, "Play a short chime with the nudge where the browser allows audio.",
+            _bool),
+    Setting("sites[].nudge_min_total", 0.0, "Nudge only carts of at least this total.", _num(0, 1e9)),
+    Setting("sites[].nudge_target", {}, "Campaign-style targeting for the nudge, e.g. { device = \"desktop\" }.",
+            _target),
     Setting("sites[].seed_campaigns", "", "TOML file of [[campaigns]] loaded on the first start, when the site "
             "has none yet (relative to the config file).", _str()),
 )
@@ -184,6 +206,12 @@ class Site:
     capture: str = "consent"
     email_selectors: tuple[str, ...] = ()
     consent_selector: str = "input[name=consent]"
+    nudge: str = "cart"
+    nudge_title: str = "({count}) Your cart is waiting"
+    nudge_alt_title: str = ""
+    nudge_sound: bool = False
+    nudge_min_total: float = 0.0
+    nudge_target: Any = None
 
 
 @dataclass(frozen=True)
@@ -265,7 +293,10 @@ def _sites(raw: Any) -> dict[str, Site]:
                                   currency=vals["currency"], popup_gap=vals["popup_gap"],
                                   attribution_days=vals["attribution_days"], seed_campaigns=vals["seed_campaigns"],
                                   capture=vals["capture"], email_selectors=vals["email_selectors"],
-                                  consent_selector=vals["consent_selector"])
+                                  consent_selector=vals["consent_selector"], nudge=vals["nudge"],
+                                  nudge_title=vals["nudge_title"], nudge_alt_title=vals["nudge_alt_title"],
+                                  nudge_sound=vals["nudge_sound"], nudge_min_total=vals["nudge_min_total"],
+                                  nudge_target=vals["nudge_target"])
     return sites
 
 

@@ -20,7 +20,7 @@ from .core import protocol as p
 from .core.actions import Action, Cancel, End, Publish, Record, Schedule, Send
 from .core.campaigns import CampaignError, load_campaign_file, parse_campaign
 from .core.leads import capture_from, merge_lead
-from .core.rules import SiteRules, decide
+from .core.rules import Nudge, SiteRules, decide
 from .core.session import Connect, Disconnect, Event, Session, Timer, Timing, feed, new_session
 from .metrics import Metrics
 from .store import Store, StoreError
@@ -87,8 +87,11 @@ class Live:
             except CampaignError as e:  # stored by an older version, or edited by hand
                 log.error("site %s: skipping campaign %r: %s", site, raw.get("id"), e)
         conf = self.cfg.sites[site]
+        nudge = None if conf.nudge == "off" else Nudge(
+            title=conf.nudge_title, alt_title=conf.nudge_alt_title, sound=conf.nudge_sound,
+            min_total=conf.nudge_min_total, target=conf.nudge_target)
         self.rules[site] = SiteRules(campaigns=tuple(camps), min_gap=conf.popup_gap,
-                                     attribution_days=conf.attribution_days)
+                                     attribution_days=conf.attribution_days, nudge=nudge)
 
     def rules_for(self, site: str) -> SiteRules:
         return self.rules.get(site, NO_RULES)
@@ -250,7 +253,7 @@ class Live:
             return []
         hist_before = sess.hist and {k: list(v) for k, v in sess.hist.items()}
         actions = feed(sess, conn, ev, now, self.timing)
-        actions += decide(self.rules_for(sess.site), sess, ev, now)
+        actions += decide(self.rules_for(sess.site), sess, ev, now, conn)
         self.store.save_session(sess.sid, sess, self.ttl)
         if sess.hist != hist_before:
             self.store.save_visitor(sess.vid, {"hist": sess.hist})
@@ -271,13 +274,15 @@ class Live:
             case Publish(event=event, data=data):
                 self.metrics.events.labels(event).inc()
                 self.store.publish(sess.site, {"event": event, "sid": sess.sid, "vid": sess.vid, **data})
-            case Send(msg=msg):
+            case Send(msg=msg, to=to):
                 self.metrics.count(self.metrics.decisions, msg["t"])
                 if self._collect is not None:
                     self._collect.append(msg)
                     return
-                for peer in list(self.sockets.get(sess.sid, {}).values()):
-                    asyncio.get_running_loop().create_task(peer.send(msg))
+                peers = self.sockets.get(sess.sid, {})
+                for cid, peer in list(peers.items()):
+                    if not to or cid == to:
+                        asyncio.get_running_loop().create_task(peer.send(msg))
             case End():
                 self.store.end_session(sess.site, sess.sid)
 

@@ -38,6 +38,7 @@ class Publish:
 @dataclass(frozen=True, slots=True)
 class Send:
     msg: dict[str, Any]
+    to: str = ""  # one socket (conn id) of the session; "" for all of them
 
 
 @dataclass(frozen=True, slots=True)

@@ -263,18 +263,8 @@ def load_campaign_file(path: str) -> list[Campaign]:
         return parse_campaigns_toml(f.read())
 
 
-def parse_campaign(obj: Any, cid: str | None = None) -> Campaign:
-    r = _R(obj, "", TOP)
-    t = r.sub("trigger", ("delay_s", "time_on_site_s", "scroll_pct", "exit", "idle_s", "pages_min", "tab_return_s"))
-    trigger = Trigger(delay_s=t.number("delay_s", 0, 86_400), time_on_site_s=t.number("time_on_site_s", 0, 86_400),
-                      scroll_pct=t.integer("scroll_pct", 1, 100), exit=t.texts("exit", choices=EXIT_HOWS),
-                      idle_s=t.number("idle_s", 0.05, 86_400), pages_min=t.integer("pages_min", 1, 10_000),
-                      tab_return_s=t.number("tab_return_s", 0, 86_400))
-    if trigger == Trigger():
-        raise CampaignError("trigger", "needs at least one of delay_s, time_on_site_s, scroll_pct, exit, idle_s, "
-                            "pages_min, tab_return_s")
-    g = r.sub("target", tuple(Target.__dataclass_fields__))
-    target = Target(
+def parse_target(g: _R) -> Target:
+    return Target(
         url_include=g.texts("url_include"), url_exclude=g.texts("url_exclude"),
         page_kinds=g.texts("page_kinds", choices=PAGE_KINDS),
         visitor=g.text("visitor", 10, default="any", choices=("any", "new", "returning")),
@@ -287,6 +277,24 @@ def parse_campaign(obj: Any, cid: str | None = None) -> Campaign:
         cart_count_min=g.integer("cart_count_min", 0, 100_000), cart_count_max=g.integer("cart_count_max", 0, 100_000),
         temperature=g.texts("temperature", choices=("cold", "warm", "hot")), has_email=g.flag("has_email", None),
     )
+
+
+def target_from(obj: Any, path: str) -> Target:
+    """A targeting block on its own (the site's nudge uses one)."""
+    return parse_target(_R(obj or {}, path, tuple(Target.__dataclass_fields__)))
+
+
+def parse_campaign(obj: Any, cid: str | None = None) -> Campaign:
+    r = _R(obj, "", TOP)
+    t = r.sub("trigger", ("delay_s", "time_on_site_s", "scroll_pct", "exit", "idle_s", "pages_min", "tab_return_s"))
+    trigger = Trigger(delay_s=t.number("delay_s", 0, 86_400), time_on_site_s=t.number("time_on_site_s", 0, 86_400),
+                      scroll_pct=t.integer("scroll_pct", 1, 100), exit=t.texts("exit", choices=EXIT_HOWS),
+                      idle_s=t.number("idle_s", 0.05, 86_400), pages_min=t.integer("pages_min", 1, 10_000),
+                      tab_return_s=t.number("tab_return_s", 0, 86_400))
+    if trigger == Trigger():
+        raise CampaignError("trigger", "needs at least one of delay_s, time_on_site_s, scroll_pct, exit, idle_s, "
+                            "pages_min, tab_return_s")
+    target = parse_target(r.sub("target", tuple(Target.__dataclass_fields__)))
     q = r.sub("frequency", ("per", "days", "max_impressions", "stop_after_close", "stop_after_conversion"))
     freq = Frequency(per=q.text("per", 10, default="session", choices=PER), days=q.number("days", 0.001, 3650) or 1.0,
                      max_impressions=q.integer("max_impressions", 1, 1_000_000),

@@ -28,10 +28,41 @@ PENDING_SHOW_S = 10.0  # a popup sent but never reported shown stops blocking ot
 
 
 @dataclass(frozen=True, slots=True)
+class Nudge:
+    """The tab nudge of a site: when every tab of a session with a cart goes to the background."""
+
+    title: str = "({count}) Your cart is waiting"
+    alt_title: str = ""
+    sound: bool = False
+    min_total: float = 0.0
+    target: Target = Target()
+
+
+@dataclass(frozen=True, slots=True)
 class SiteRules:
     campaigns: tuple[Campaign, ...] = ()
     min_gap: float = 30.0
     attribution_days: float = 7.0
+    nudge: Nudge | None = None
+
+
+def render_title(template: str, s: Session) -> str:
+    """Fill {count}, {total} and {currency}; anything else in braces stays as written."""
+    text = (template.replace("{count}", str(s.cart_count)).replace("{total}", f"{s.cart_total:.2f}")
+            .replace("{currency}", s.currency))
+    return text[:120]
+
+
+def nudge_for(n: Nudge | None, s: Session, ev: Event, conn: str) -> Send | None:
+    """Sent to the one tab whose going to the background left none visible, so several open tabs
+    nudge once, not each."""
+    if (n is None or not isinstance(ev, p.Vis) or not ev.hidden or not conn or not s.sockets
+            or not all(s.sockets.values()) or s.cart_count <= 0 or s.cart_total < n.min_total
+            or not targets(n.target, s)):
+        return None
+    msg = {"t": "nudge", "title": render_title(n.title, s), "alt": render_title(n.alt_title, s) if n.alt_title else "",
+           "favicon": {"badge": str(s.cart_count) if s.cart_count < 100 else "99+"}, "sound": n.sound}
+    return Send(msg, to=conn)
 
 
 # ---------------------------------------------------------------- A/B split
@@ -210,8 +241,11 @@ def _attribute(rules: SiteRules, s: Session, ev: p.Purchase, now: float) -> list
 # ---------------------------------------------------------------- the decision
 
 
-def decide(rules: SiteRules, s: Session, ev: Event, now: float) -> list[Action]:
+def decide(rules: SiteRules, s: Session, ev: Event, now: float, conn: str = "") -> list[Action]:
     acts: list[Action] = []
+    nudge = nudge_for(rules.nudge, s, ev, conn)
+    if nudge is not None:
+        acts.append(nudge)
     if isinstance(ev, p.PopupEv):
         acts += _popup_event(s, ev, now)
     elif isinstance(ev, p.Purchase):

@@ -6,6 +6,7 @@ import { current, setKind, watchNavigation } from "./page.js";
 import { watchActivity, watchExit } from "./signals.js";
 import { Popups } from "./popup.js";
 import { watchEmails } from "./capture.js";
+import { Nudger } from "./nudge.js";
 
 var VID = "linger.vid";
 var SID = "linger.sid";
@@ -36,6 +37,7 @@ var start = guard(function () {
     };
   }
 
+  var nudger = new Nudger();
   var armed = null; // {how: [...], popup: {...}}: shown by the exit handler itself, no round trip
   var popups = new Popups(function (ev, p) {
     state.popup = popups.open();
@@ -54,6 +56,8 @@ var start = guard(function () {
       settings = msg.settings || settings;
       armed = null;
       (msg.armed || []).forEach(onMessage);
+    } else if (msg.t === "nudge") {
+      nudger.apply(msg);
     } else if (msg.t === "popup") {
       popups.show(msg);
     } else if (msg.t === "close") {
