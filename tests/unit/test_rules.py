@@ -9,8 +9,8 @@ import pytest
 
 from server.core import protocol as p
 from server.core.actions import Record, Schedule, Send
-from server.core.campaigns import CampaignError, parse_campaign, parse_campaigns_toml
-from server.core.rules import SiteRules, decide, pick_variant, targets
+from server.core.campaigns import CampaignError, Target, parse_campaign, parse_campaigns_toml
+from server.core.rules import Nudge, SiteRules, decide, nudge_for, pick_variant, render_title, targets
 from server.core.session import Connect, Disconnect, Session, Timer, Timing, feed, new_session
 from server.core.stats import campaign_results, two_proportion_p
 
@@ -396,8 +396,6 @@ def test_results_and_significance() -> None:
 
 # ---------------------------------------------------------------- tab nudges
 
-from server.core.campaigns import Target  # noqa: E402
-from server.core.rules import Nudge, nudge_for, render_title  # noqa: E402
 
 
 def carted(total: float = 89.0, qty: int = 2) -> Session:
