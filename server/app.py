@@ -16,12 +16,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from . import api, campaigns, demo, leads
+from . import api, campaigns, demo, leads, webhooks
 from .config import Config
 from .embedded import EmbeddedRedis
 from .live import Live
 from .metrics import Metrics
 from .store import Store
+from .webhooks import Deliverer
 from .ws import widget_socket
 
 log = logging.getLogger("linger")
@@ -61,6 +62,8 @@ def create_app(cfg: Config) -> Starlette:
             await store.open()
             live = Live(cfg, store, metrics)
             await live.start()
+            deliverer = Deliverer(cfg, store)
+            deliverer.start()
             metrics.watch_sessions(live.counts_by_state)
             metrics.watch_gc()
             app.state.live = live
@@ -70,6 +73,7 @@ def create_app(cfg: Config) -> Starlette:
                      ", ".join(cfg.sites))
             yield
             metrics.unwatch_gc()
+            await deliverer.stop()
             await live.stop()
         finally:
             await store.close()
@@ -83,6 +87,8 @@ def create_app(cfg: Config) -> Starlette:
         Route("/api/v1/leads", leads.list_leads),
         Route("/api/v1/leads.csv", leads.leads_csv),
         Route("/api/v1/leads/{email}", leads.erase, methods=["DELETE"]),
+        Route("/api/v1/alerts", webhooks.alerts),
+        Route("/api/v1/webhooks/deliveries", webhooks.deliveries),
         Route("/api/v1/campaigns", campaigns.list_or_create, methods=["GET", "POST"]),
         Route("/api/v1/campaigns/{cid}", campaigns.one, methods=["GET", "PUT", "DELETE"]),
         Route("/api/v1/campaigns/{cid}/stats", campaigns.stats),

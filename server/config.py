@@ -81,6 +81,33 @@ def _gc_thresholds(v: Any) -> tuple[int, int, int]:
     return (v[0], v[1], v[2])
 
 
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    secret: str
+    events: tuple[str, ...]
+
+
+def _webhooks(v: Any) -> tuple[Webhook, ...]:
+    from .core.alerts import WEBHOOK_EVENTS
+
+    if not isinstance(v, list):
+        raise ValueError(f"must be a list of {{ url, secret, events }} tables, got {v!r}")
+    out = []
+    for n, h in enumerate(v):
+        if not isinstance(h, dict) or set(h) - {"url", "secret", "events"}:
+            raise ValueError(f"[{n}] must be a table with url, secret and events only")
+        url, secret, events = h.get("url"), h.get("secret"), h.get("events", list(WEBHOOK_EVENTS))
+        if not isinstance(url, str) or not re.fullmatch(r"https?://[^\s]{1,2000}", url):
+            raise ValueError(f"[{n}].url must be an http(s) URL, got {url!r}")
+        if not isinstance(secret, str) or len(secret) < 16:
+            raise ValueError(f"[{n}].secret must be a string of at least 16 characters")
+        if not isinstance(events, list) or not events or any(e not in WEBHOOK_EVENTS for e in events):
+            raise ValueError(f"[{n}].events must list some of {', '.join(WEBHOOK_EVENTS)}")
+        out.append(Webhook(url=url, secret=secret, events=tuple(events)))
+    return tuple(out)
+
+
 def _target(v: Any) -> Any:
     from .core.campaigns import CampaignError, target_from
 
@@ -153,6 +180,13 @@ SETTINGS: tuple[Setting, ...] = (
             _num(0.1, 100)),
     Setting("exit.back", True, "Mobile exit intent: report the back button.", _bool),
     Setting("exit.blur", True, "Report window blur (switching apps) as exit intent on touch devices.", _bool),
+    Setting("webhooks.max_attempts", 12, "Tries per webhook delivery before it is given up (logged as failed).",
+            _int(1, 100)),
+    Setting("webhooks.retry_base_s", 2.0, "Wait after the first failed try; it doubles after each one.",
+            _num(0.01, 3600)),
+    Setting("webhooks.retry_max_s", 3600.0, "The longest wait between two tries.", _num(0.01, 86400)),
+    Setting("webhooks.timeout_s", 10.0, "HTTP timeout of one delivery attempt.", _num(0.1, 120)),
+    Setting("webhooks.poll_ms", 500, "How often the delivery worker looks for due deliveries.", _int(5, 60_000)),
     Setting("api.tokens", ["demo-token-change-me"], "Bearer tokens accepted by /api/v1 (at least 16 "
             "characters each). Change the demo token before going live.", _str_list(r"[!-~]{16,200}")),
 )
@@ -185,6 +219,10 @@ SITE_SETTINGS: tuple[Setting, ...] = (
     Setting("sites[].nudge_min_total", 0.0, "Nudge only carts of at least this total.", _num(0, 1e9)),
     Setting("sites[].nudge_target", {}, "Campaign-style targeting for the nudge, e.g. { device = \"desktop\" }.",
             _target),
+    Setting("sites[].alert_cart_total", 250.0, "A cart of at least this total raises an abandonment alert when it "
+            "goes idle at checkout or leaves.", _num(0, 1e9)),
+    Setting("sites[].webhooks", [], "Outbound webhooks: a list of { url, secret (16+ characters), events } with "
+            "events from lead.captured, cart.abandoned, alert.raised, purchase.", _webhooks),
     Setting("sites[].seed_campaigns", "", "TOML file of [[campaigns]] loaded on the first start, when the site "
             "has none yet (relative to the config file).", _str()),
 )
@@ -212,6 +250,8 @@ class Site:
     nudge_sound: bool = False
     nudge_min_total: float = 0.0
     nudge_target: Any = None
+    alert_cart_total: float = 250.0
+    webhooks: tuple[Webhook, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -296,7 +336,8 @@ def _sites(raw: Any) -> dict[str, Site]:
                                   consent_selector=vals["consent_selector"], nudge=vals["nudge"],
                                   nudge_title=vals["nudge_title"], nudge_alt_title=vals["nudge_alt_title"],
                                   nudge_sound=vals["nudge_sound"], nudge_min_total=vals["nudge_min_total"],
-                                  nudge_target=vals["nudge_target"])
+                                  nudge_target=vals["nudge_target"], alert_cart_total=vals["alert_cart_total"],
+                                  webhooks=vals["webhooks"])
     return sites
 
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from .config import Config
 from .core import protocol as p
 from .core.actions import Action, Cancel, End, Publish, Record, Schedule, Send
+from .core.alerts import make_delivery, outbound
 from .core.campaigns import CampaignError, load_campaign_file, parse_campaign
 from .core.leads import capture_from, merge_lead
 from .core.rules import Nudge, SiteRules, decide
@@ -36,7 +37,7 @@ class Peer(Protocol):
 
 
 NO_RULES = SiteRules()
-RECORD_KINDS = ("purchase", "push", "popupev")
+RECORD_KINDS = ("purchase", "push", "popupev", "alert")
 
 
 def mint_id() -> str:
@@ -214,9 +215,7 @@ class Live:
         self.store.save_lead(lead)
         sess.has_email, sess.email = True, cap["email"]
         self.store.save_session(sess.sid, sess, self.ttl)
-        self.metrics.count(self.metrics.events, "lead.captured")
-        self.store.publish(sess.site, {"event": "lead.captured", "sid": sess.sid, "vid": sess.vid,
-                                       "email": lead["email"], "source": msg.source})
+        self._perform(sess, Publish("lead.captured", {"email": lead["email"], "source": msg.source}))
 
     async def erase(self, site: str, email: str) -> dict[str, int]:
         """GDPR: erase the lead and every trace of its visitors, here and on every instance."""
@@ -261,6 +260,18 @@ class Live:
             self._perform(sess, a)
         return actions
 
+    def _outbound(self, sess: Session, event: str, data: dict[str, Any]) -> None:
+        """Alerts and webhook deliveries for a notable event, queued in the same batch as the event."""
+        conf = self.cfg.sites[sess.site]
+        now = self.clock()
+        for name, payload in outbound(event, data, sess, conf.alert_cart_total, now):
+            if name == "alert.raised":
+                self.metrics.count(self.metrics.events, "alert.raised")
+                self.store.record("alert", sess.site, payload)
+            for hook in conf.webhooks:
+                if name in hook.events:
+                    self.store.enqueue_delivery(make_delivery(mint_id(), sess.site, hook.url, name, payload, now), now)
+
     def _perform(self, sess: Session, a: Action) -> None:
         match a:
             case Schedule(kind=kind, at=at):
@@ -272,8 +283,9 @@ class Live:
             case Record(kind=kind, data=data):
                 self.store.record(kind, sess.site, data)
             case Publish(event=event, data=data):
-                self.metrics.events.labels(event).inc()
+                self.metrics.count(self.metrics.events, event)
                 self.store.publish(sess.site, {"event": event, "sid": sess.sid, "vid": sess.vid, **data})
+                self._outbound(sess, event, data)
             case Send(msg=msg, to=to):
                 self.metrics.count(self.metrics.decisions, msg["t"])
                 if self._collect is not None:

@@ -19,6 +19,9 @@ Key layout (every key starts with `redis.prefix`, default `lg:`):
 | `lead:{site}:{email}`  | string | lead JSON (core.leads.merge_lead)                              |
 | `leads:{site}`         | zset   | email -> first seen; the lead list, paged by score             |
 | `vs:{vid}`             | set    | the visitor's session ids (for erasure)                        |
+| `wh:{id}`              | string | a pending webhook delivery (JSON: site, url, event, body, attempts, last result) |
+| `whq`                  | zset   | delivery id -> when to try next (leased while in flight)        |
+| `whlog:{site}`         | list   | delivery log, newest first, capped at 1000 (no payloads)         |
 | `events:{site}`        | pubsub | notable session events (left, idle, purchase, ...)             |
 
 Writes on the hot path go through `Writer`, a group commit: everything queued while
@@ -43,6 +46,12 @@ DONE_TTL = 30 * 86400
 MAX_REQUEUE = 1_000_000
 RETRY_DELAY = 0.2
 VISITOR_TTL = 400 * 86400
+
+_LEASE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
+return due
+"""
 
 _POP_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -159,6 +168,7 @@ class Store:
         self.r: aioredis.Redis = aioredis.Redis.from_pool(pool)
         self.writer = Writer(self.r, durable_acks)
         self._pop_due = self.r.register_script(_POP_DUE)
+        self._lease_due = self.r.register_script(_LEASE_DUE)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -330,9 +340,62 @@ class Store:
             for raw in await self.r.lrange(key, 0, -1):
                 if any(n in raw for n in needles):
                     removed += await self.r.lrem(key, 0, raw)
+        removed += await self._erase_deliveries(needles)  # a pending lead.captured must not go out now
         if vids:
             await self.r.publish(f"{self.p}control", orjson.dumps({"erase": sorted(vids)}))
         return {"visitors": len(vids), "sessions": len(sids), "records": removed, "lead": int(lead is not None)}
+
+    # ------------------------------------------------------------ webhooks
+
+    def enqueue_delivery(self, delivery: dict[str, Any], at: float) -> None:
+        """Queued in the same batch as the event that caused it, so neither is stored without the other."""
+        self.writer.cmd("SET", f"{self.p}wh:{delivery['id']}", orjson.dumps(delivery))
+        self.writer.cmd("ZADD", f"{self.p}whq", at, delivery["id"])
+
+    async def lease_deliveries(self, now: float, lease: float, limit: int = 20) -> list[dict[str, Any]]:
+        """Take due deliveries for `lease` seconds: if this instance dies mid-delivery, they come due again."""
+        ids = await self._lease_due(keys=[f"{self.p}whq"], args=[now, limit, now + lease])
+        if not ids:
+            return []
+        raws = await self.r.mget([f"{self.p}wh:{i.decode()}" for i in ids])
+        gone = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
+        if gone:
+            await self.r.zrem(f"{self.p}whq", *gone)
+        return [orjson.loads(raw) for raw in raws if raw]
+
+    async def delivery_done(self, d: dict[str, Any], log_entry: dict[str, Any]) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.zrem(f"{self.p}whq", d["id"])
+        pipe.delete(f"{self.p}wh:{d['id']}")
+        pipe.lpush(f"{self.p}whlog:{d['site']}", orjson.dumps(log_entry))
+        pipe.ltrim(f"{self.p}whlog:{d['site']}", 0, 999)
+        await pipe.execute()
+
+    async def delivery_retry(self, d: dict[str, Any], at: float) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(f"{self.p}wh:{d['id']}", orjson.dumps(d))
+        pipe.zadd(f"{self.p}whq", {d["id"]: at})
+        await pipe.execute()
+
+    async def delivery_log(self, site: str, limit: int = 100) -> list[dict[str, Any]]:
+        return [orjson.loads(x) for x in await self.r.lrange(f"{self.p}whlog:{site}", 0, limit - 1)]
+
+    async def pending_deliveries(self, site: str) -> list[dict[str, Any]]:
+        ids = await self.r.zrange(f"{self.p}whq", 0, -1)
+        if not ids:
+            return []
+        raws = await self.r.mget([f"{self.p}wh:{i.decode()}" for i in ids])
+        return [d for d in (orjson.loads(x) for x in raws if x) if d["site"] == site]
+
+    async def _erase_deliveries(self, needles: list[bytes]) -> int:
+        removed = 0
+        for i in await self.r.zrange(f"{self.p}whq", 0, -1):
+            raw = await self.r.get(f"{self.p}wh:{i.decode()}")
+            if raw is None or any(n in raw for n in needles):
+                await self.r.delete(f"{self.p}wh:{i.decode()}")
+                await self.r.zrem(f"{self.p}whq", i)
+                removed += 1
+        return removed
 
     # ------------------------------------------------------------ campaigns
 

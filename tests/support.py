@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import orjson
+import tomli_w
 from websockets.sync.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,16 +32,7 @@ def free_port() -> int:
 
 
 def _toml(doc: dict[str, Any]) -> str:
-    lines = []
-    for section, body in doc.items():
-        if section == "sites":
-            continue
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {orjson.dumps(v).decode()}" for k, v in body.items()]
-    for site in doc.get("sites", []):
-        lines.append("[[sites]]")
-        lines += [f"{k} = {orjson.dumps(v).decode()}" for k, v in site.items()]
-    return "\n".join(lines) + "\n"
+    return tomli_w.dumps(doc)
 
 
 class Server:

@@ -16,9 +16,7 @@ BOX = "linger-popup >> .box"
 
 @pytest.fixture(scope="module")
 def promo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("promo"), FAST)
-    srv.config.write_text(srv.config.read_text().replace('name = "Demo"', 'name = "Demo"\npopup_gap = 0'))
-    srv.start()
+    srv = Server(tmp_path_factory.mktemp("promo"), FAST, site={"popup_gap": 0}).start()
     yield srv
     srv.stop()
 

@@ -46,9 +46,7 @@ def no_msg(ws: Any, t: str, wait: float) -> None:
 
 
 def campaign_server(tmp: Path, extra: dict[str, Any] | None = None) -> Server:
-    srv = Server(tmp, FAST | (extra or {}))
-    srv.config.write_text(srv.config.read_text().replace('name = "Demo"', 'name = "Demo"\npopup_gap = 0'))
-    return srv
+    return Server(tmp, FAST | (extra or {}), site={"popup_gap": 0})
 
 
 @pytest.fixture(scope="module")
@@ -184,10 +182,7 @@ def test_caps_hold_across_a_restart(tmp_path: Path) -> None:
 def test_demo_seed_campaigns_load_once(tmp_path: Path) -> None:
     from tests.support import ROOT
 
-    srv = Server(tmp_path, FAST)
-    seed = str(ROOT / "server" / "demo_campaigns.toml")
-    srv.config.write_text(srv.config.read_text().replace('name = "Demo"', f'name = "Demo"\nseed_campaigns = "{seed}"'))
-    srv.start()
+    srv = Server(tmp_path, FAST, site={"seed_campaigns": str(ROOT / "server" / "demo_campaigns.toml")}).start()
     try:
         ids = {c["id"] for c in api(srv, "GET", "/api/v1/campaigns?site=demo").json()["campaigns"]}
         assert ids == {"welcome15", "exit-cart50", "checkout-help", "product-hint"}
