@@ -22,6 +22,14 @@ def problem(status: int, code: str, msg: str) -> Response:
     return json({"error": {"code": code, "msg": msg}}, status)
 
 
+def site_param(request: Request) -> str | Response:
+    """The ?site= of a request, or the 400 answer when it names no configured site."""
+    site = request.query_params.get("site", "")
+    if site not in request.app.state.cfg.sites:
+        return problem(400, "bad_site", f"unknown site {site[:64]!r}: pass ?site=<a key from [[sites]]>")
+    return site
+
+
 def _authorized(request: Request) -> bool:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
@@ -49,9 +57,9 @@ def guard(handler: Handler) -> Handler:
 
 @guard
 async def list_sessions(request: Request) -> Response:
-    site = request.query_params.get("site", "")
-    if site not in request.app.state.cfg.sites:
-        return problem(400, "bad_site", f"unknown site {site[:64]!r}: pass ?site=<a key from [[sites]]>")
+    site = site_param(request)
+    if isinstance(site, Response):
+        return site
     try:
         limit = int(request.query_params.get("limit", "500"))
         if not 1 <= limit <= 5000:

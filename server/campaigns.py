@@ -10,7 +10,7 @@ import tomli_w
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .api import guard, json, problem
+from .api import guard, json, problem, site_param
 from .config import Config
 from .core.campaigns import Campaign, CampaignError, parse_campaign, parse_campaigns_toml
 from .embedded import EmbeddedRedis
@@ -18,13 +18,6 @@ from .live import Live
 from .store import Store, StoreError
 
 MAX_BODY = 64 * 1024
-
-
-def _site(request: Request) -> str | Response:
-    site = request.query_params.get("site", "")
-    if site not in request.app.state.cfg.sites:
-        return problem(400, "bad_site", f"unknown site {site[:64]!r}: pass ?site=<a key from [[sites]]>")
-    return site
 
 
 async def _body(request: Request) -> object | Response:
@@ -43,7 +36,7 @@ def _invalid(e: CampaignError) -> Response:
 
 @guard
 async def list_or_create(request: Request) -> Response:
-    site = _site(request)
+    site = site_param(request)
     if isinstance(site, Response):
         return site
     live: Live = request.app.state.live
@@ -70,7 +63,7 @@ async def _save(live: Live, site: str, camp: Campaign, status: int) -> Response:
 
 @guard
 async def one(request: Request) -> Response:
-    site = _site(request)
+    site = site_param(request)
     if isinstance(site, Response):
         return site
     live: Live = request.app.state.live
@@ -98,7 +91,7 @@ async def one(request: Request) -> Response:
 
 @guard
 async def stats(request: Request) -> Response:
-    site = _site(request)
+    site = site_param(request)
     if isinstance(site, Response):
         return site
     live: Live = request.app.state.live

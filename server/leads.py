@@ -12,7 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .api import guard, json, problem
+from .api import guard, json, problem, site_param
 from .core.leads import CSV_COLUMNS, csv_row, normalize_email
 from .live import Live
 
@@ -30,9 +30,9 @@ def _cursor_in(raw: str) -> Cursor | None:
 
 def _filters(request: Request) -> tuple[str, dict[str, Any]] | Response:
     q = request.query_params
-    site = q.get("site", "")
-    if site not in request.app.state.cfg.sites:
-        return problem(400, "bad_site", f"unknown site {site[:64]!r}: pass ?site=<a key from [[sites]]>")
+    site = site_param(request)
+    if isinstance(site, Response):
+        return site
     f: dict[str, Any] = {}
     if q.get("source"):
         if q["source"] not in ("field", "popup"):
@@ -109,9 +109,9 @@ async def leads_csv(request: Request) -> Response:
 
 @guard
 async def erase(request: Request) -> Response:
-    site = request.query_params.get("site", "")
-    if site not in request.app.state.cfg.sites:
-        return problem(400, "bad_site", f"unknown site {site[:64]!r}: pass ?site=<a key from [[sites]]>")
+    site = site_param(request)
+    if isinstance(site, Response):
+        return site
     email = normalize_email(request.path_params["email"])
     if email is None:
         return problem(400, "bad_email", "not a valid email address")

@@ -14,7 +14,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .api import guard, json, problem
+from .api import guard, json, site_param
 from .config import Config
 from .core.alerts import next_attempt, sign
 from .store import Store, StoreError
@@ -89,9 +89,9 @@ class Deliverer:
 
 @guard
 async def deliveries(request: Request) -> Response:
-    site = request.query_params.get("site", "")
-    if site not in request.app.state.cfg.sites:
-        return problem(400, "bad_site", f"unknown site {site[:64]!r}: pass ?site=<a key from [[sites]]>")
+    site = site_param(request)
+    if isinstance(site, Response):
+        return site
     store: Store = request.app.state.live.store
     pending = [{k: d[k] for k in ("id", "event", "url", "attempts", "created", "last")}
                for d in await store.pending_deliveries(site)]
@@ -100,8 +100,8 @@ async def deliveries(request: Request) -> Response:
 
 @guard
 async def alerts(request: Request) -> Response:
-    site = request.query_params.get("site", "")
-    if site not in request.app.state.cfg.sites:
-        return problem(400, "bad_site", f"unknown site {site[:64]!r}: pass ?site=<a key from [[sites]]>")
+    site = site_param(request)
+    if isinstance(site, Response):
+        return site
     store: Store = request.app.state.live.store
     return json({"site": site, "alerts": list(reversed(await store.records("alert", site, 200)))})
