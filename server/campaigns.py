@@ -13,6 +13,7 @@ from starlette.responses import Response
 from .api import guard, json, problem, site_param
 from .config import Config
 from .core.campaigns import Campaign, CampaignError, parse_campaign, parse_campaigns_toml
+from .core.stats import campaign_results
 from .embedded import EmbeddedRedis
 from .live import Live
 from .store import Store, StoreError
@@ -100,8 +101,6 @@ async def stats(request: Request) -> Response:
     if raw is None:
         return problem(404, "not_found", f"no campaign {cid!r} on site {site!r}")
     counts = await live.store.campaign_stats(site, cid)
-    from .core.stats import campaign_results
-
     return json({"id": cid, "site": site, **campaign_results([v["id"] for v in raw["variants"]], counts)})
 
 
