@@ -186,21 +186,26 @@ class Live:
             return None
         key = (sess.vid, mid)
         running = self.inflight.get(key)
-        if running is not None:  # the same id on another socket right now: wait for that one
+        if running is not None:  # the same id on another socket right now: its outcome is ours
             await asyncio.shield(running)
             return mid
-        if await self.store.is_done(sess.vid, mid):
-            self.metrics.duplicates.inc()
-            return mid
-        now = self.clock()
-        self._apply(sess, conn, msg, now)
-        if isinstance(msg, p.Email):
-            await self._capture(sess, msg, now)
-        self.store.mark_done(sess.vid, mid)
-        fut = self.store.writer.commit(durable=True)
-        self.inflight[key] = fut
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.inflight[key] = done  # registered before the first await, so a twin cannot slip past
         try:
-            await asyncio.shield(fut)
+            if await self.store.is_done(sess.vid, mid):
+                self.metrics.duplicates.inc()
+            else:
+                now = self.clock()
+                self._apply(sess, conn, msg, now)
+                if isinstance(msg, p.Email):
+                    await self._capture(sess, msg, now)
+                self.store.mark_done(sess.vid, mid)
+                await asyncio.shield(self.store.writer.commit(durable=True))
+            done.set_result(None)
+        except BaseException as e:
+            done.set_exception(e)
+            done.exception()  # retrieved: a twin may not be waiting
+            raise
         finally:
             self.inflight.pop(key, None)
         return mid
@@ -250,11 +255,11 @@ class Live:
     def _apply(self, sess: Session, conn: str, ev: Event, now: float) -> list[Action]:
         if sess.sid in self.erased:
             return []
-        hist_before = sess.hist and {k: list(v) for k, v in sess.hist.items()}
+        rev = sess.hist_rev
         actions = feed(sess, conn, ev, now, self.timing)
         actions += decide(self.rules_for(sess.site), sess, ev, now, conn)
         self.store.save_session(sess.sid, sess, self.ttl)
-        if sess.hist != hist_before:
+        if sess.hist_rev != rev:  # the visitor's campaign history changed: it outlives the session
             self.store.save_visitor(sess.vid, {"hist": sess.hist})
         for a in actions:
             self._perform(sess, a)

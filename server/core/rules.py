@@ -199,6 +199,7 @@ def _next_due(c: Campaign, s: Session, now: float) -> float | None:
 
 
 def _book_impression(s: Session, cid: str, now: float) -> None:
+    s.hist_rev += 1
     h = s.hist.setdefault(cid, [0, 0.0, 0, 0])
     h[0], h[1] = h[0] + 1, now
     s.shown[cid] = s.shown.get(cid, 0) + 1
@@ -216,6 +217,7 @@ def _popup_event(s: Session, ev: p.PopupEv, now: float) -> list[Action]:
         s.popup_seen = True
     elif ev.ev == "closed":
         s.hist.setdefault(ev.cid, [0, 0.0, 0, 0])[2] = 1
+        s.hist_rev += 1
         if s.popup == ev.cid:
             s.popup = ""
     elif ev.ev == "submitted":
@@ -234,6 +236,7 @@ def _attribute(rules: SiteRules, s: Session, ev: p.Purchase, now: float) -> list
     if camp is None:
         return []
     s.hist[camp.id][3] = 1
+    s.hist_rev += 1
     var = pick_variant(camp, s.vid)
     return [Record("stat", {"cid": camp.id, "var": var.id, "ev": "purchase", "revenue": ev.total})]
 

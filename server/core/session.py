@@ -92,6 +92,7 @@ class Session:
     shown: dict[str, int] = field(default_factory=dict)  # impressions this session, per campaign
     page_shown: list[str] = field(default_factory=list)  # campaigns shown on the current page
     hist: dict[str, list[float]] = field(default_factory=dict)  # visitor's [impressions, last, closed, converted]
+    hist_rev: int = 0  # bumped on every change to hist, so the I/O layer knows to store it
     device: str = "desktop"
     lang: str = ""
     tz: str = ""

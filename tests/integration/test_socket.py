@@ -212,3 +212,17 @@ def test_metrics_are_prometheus_text(server: Server) -> None:
         assert 'linger_frames_in_total{t="hello"}' in body
         assert 'linger_errors_total{code="bad_message"}' in body
         assert "# HELP linger_gc_pause_seconds" in body
+
+
+def test_the_same_id_on_two_sockets_at_once_is_applied_once(server: Server) -> None:
+    ws1, ready = open_session(server)
+    ws2, _ = open_session(server, vid=ready["vid"], sid=ready["sid"])  # a second tab of the visit
+    with ws1, ws2:
+        msg = {"t": "purchase", "id": "twin-1", "order": "T1", "total": 10, "currency": "EUR"}
+        for _ in range(5):
+            send(ws1, msg)
+            send(ws2, msg)
+        for ws in (ws1, ws2):
+            assert [recv(ws) for _ in range(5)] == [{"t": "ack", "id": "twin-1"}] * 5
+        s = server.session(ready["sid"])
+        assert s["purchases"] == 1 and s["revenue"] == 10

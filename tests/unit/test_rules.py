@@ -272,8 +272,13 @@ def test_armed_exit_shown_by_the_widget_is_booked_and_not_rearmed() -> None:
     run(rules, s, p.Exit("mouse"), 3)
     acts = run(rules, s, p.PopupEv("u1", "x1", "a", "shown"), 3)
     assert s.shown == {"x1": 1} and s.popup == "x1" and s.hist["x1"][0] == 1
+    rev = s.hist_rev
+    assert rev > 0  # the I/O layer stores the visitor's history when this moves
     assert Record("stat", {"cid": "x1", "var": "a", "ev": "shown"}) in acts
     assert sends(run(rules, s, p.PopupEv("u2", "x1", "a", "closed"), 4)) == []  # once per session: not re-armed
+    assert s.hist_rev == rev + 1 and s.hist["x1"][2] == 1
+    run(rules, s, p.Act(), 5)
+    assert s.hist_rev == rev + 1  # nothing changed: nothing to store
 
 
 def test_edit_disarms() -> None:
