@@ -158,8 +158,12 @@ def test_popup_email_form_captures_a_lead(page: Any, promo: Server, campaigns: A
     page.locator("linger-popup >> input[type=checkbox]").check()
     page.locator("linger-popup >> button[type=submit]").click()
     page.locator("linger-popup >> [role=status]").wait_for()
-    promo.wait_session(ids["sid"], lambda s: s["has_email"] is True)
+    promo.wait_session(ids["sid"], lambda s: s["email"] == "ada@example.com")
     wait_stats(promo, page, "signup", "submits", 1)
+    lead = next(x for x in api(promo, "GET", "/api/v1/leads?site=demo").json()["leads"]
+                if x["email"] == "ada@example.com")
+    assert lead["source"] == "popup" and lead["campaign"] == "signup" and lead["consent"]["given"] is True
+    assert lead["consent"]["text"] == "Send me offers"
     page.wait_for_function("JSON.parse(localStorage.getItem('linger.outbox') || '[]').length === 0")
 
 

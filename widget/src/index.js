@@ -42,9 +42,10 @@ var start = guard(function () {
   var popups = new Popups(function (ev, p) {
     state.popup = popups.open();
     transport.sendDurable({ t: "popup", cid: p.cid, var: p.var, ev: ev });
-  }, function (address, consent, p) {
+  }, function (address, consent, p, wording) {
     transport.sendDurable({ t: "email", email: address, source: "popup", field: "popup:" + p.cid,
-                            consent: !!consent });
+                            consent: !!consent, consent_text: String(wording || "").slice(0, 300),
+                            submitted: true });
   });
 
   function onMessage(msg) {

@@ -58,7 +58,7 @@ function adopt(root) {
   }
 }
 
-// report(ev, popup) for shown/closed/clicked/submitted; email(address, consent, popup) for the form
+// report(ev, popup) for shown/closed/clicked/submitted; email(address, consent, popup, wording) for the form
 export function Popups(report, email) {
   var cur = null;
   var self = this;
@@ -165,7 +165,7 @@ export function Popups(report, email) {
       e.preventDefault();
       var v = input.value.trim();
       if (!EMAIL.test(v) || v.length > 254) { err.textContent = "Please enter a valid email address."; return; }
-      email(v, consent ? consent.checked : false, p);
+      email(v, consent ? consent.checked : false, p, consent ? f.consent_label : "");
       report("submitted", p);
       fm.textContent = "";
       fm.appendChild(el("p", { role: "status" }, "Thank you! Check your inbox."));
