@@ -144,6 +144,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.gc_thresholds", [50000, 20, 100], "Python GC thresholds (gc.set_threshold). Larger than "
             "Python's [700, 10, 10] so that with 15k sockets held a full collection (about 1 s) is rare instead "
             "of every few seconds; [0, 0, 0] leaves Python's defaults.", _gc_thresholds),
+    Setting("server.heartbeat_s", 5.0, "Instances say they are alive this often; one silent for 6 heartbeats "
+            "is taken for dead and its sockets are closed for it (its sessions then leave as usual).",
+            _num(0.05, 600)),
     Setting("server.demo", True, "Serve the demo storefront at /demo.", _bool),
     Setting("redis.url", "", "Redis URL (redis://, rediss://, unix://). Empty: start an embedded "
             "valkey-server/redis-server under data_dir. Env: LINGER_REDIS_URL.",

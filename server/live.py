@@ -22,7 +22,17 @@ from .core.alerts import make_delivery, outbound
 from .core.campaigns import CampaignError, load_campaign_file, parse_campaign
 from .core.leads import capture_from, merge_lead
 from .core.rules import Nudge, SiteRules, decide
-from .core.session import Connect, Disconnect, Event, Session, Timer, Timing, feed, new_session
+from .core.session import (
+    Connect,
+    Disconnect,
+    Event,
+    InstanceGone,
+    Session,
+    Timer,
+    Timing,
+    feed,
+    new_session,
+)
 from .metrics import Metrics
 from .store import Store, StoreError
 
@@ -64,17 +74,19 @@ class Live:
         self._collect: list[dict[str, Any]] | None = None
         self.rules: dict[str, SiteRules] = {}
         self.erased: set[str] = set()  # sessions erased (GDPR) while connected here
+        self.heartbeat_s = cfg["server.heartbeat_s"]
+        self.dead_after = 6 * self.heartbeat_s
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        self.alive_instances = await self.store.heartbeat(self.instance, self.clock())
         for site in self.cfg.sites.values():
             if site.seed_campaigns:
                 seed = load_campaign_file(self.cfg.resolve(site.seed_campaigns))
                 if await self.store.seed_campaigns(site.key, [c.to_dict() for c in seed]):
                     log.info("site %s: loaded %d seed campaigns from %s", site.key, len(seed), site.seed_campaigns)
             await self.load_rules(site.key)
+        await self.heartbeat()  # also closes what an earlier, crashed run of an instance left open
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._timer_loop(), name="linger-timers"),
                        loop.create_task(self._heartbeat_loop(), name="linger-heartbeat"),
@@ -149,6 +161,8 @@ class Live:
         if visitor.get("email") and not sess.email:
             sess.email, sess.has_email = visitor["email"], True  # identified by an earlier capture
         self.sessions[sess.sid] = sess
+        if sess.sid not in self.sockets:
+            self.store.track_conn(self.instance, sess.sid, True)
         self.sockets.setdefault(sess.sid, {})[conn] = peer
         self._collect = []
         try:
@@ -249,6 +263,7 @@ class Live:
             if not local:
                 del self.sockets[sess.sid]
                 self.sessions.pop(sess.sid, None)
+                self.store.track_conn(self.instance, sess.sid, False)
 
     # ------------------------------------------------------------ core glue
 
@@ -335,11 +350,27 @@ class Live:
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await asyncio.sleep(5)
+            await asyncio.sleep(self.heartbeat_s)
             try:
-                self.alive_instances = await self.store.heartbeat(self.instance, self.clock())
+                await self.heartbeat()
             except (StoreError, OSError) as e:
                 log.error("heartbeat: %s", e)
+
+    async def heartbeat(self) -> None:
+        """Stay listed as alive; close the sockets of instances that died without closing them."""
+        self.alive_instances, dead = await self.store.heartbeat(self.instance, self.clock(), self.dead_after)
+        for inst in dead:
+            sids = await self.store.take_instance_sessions(inst)
+            log.warning("instance %s stopped answering: closing its %d session(s)", inst, len(sids))
+            await self.store.writer.commit()
+            for sid in sids:
+                sess = self.sessions.get(sid)
+                if sess is None:
+                    raw = await self.store.load_session(sid)
+                    if raw is None:
+                        continue
+                    sess = Session.from_dict(raw)
+                self._apply(sess, "", InstanceGone(inst), self.clock())
 
     def counts_by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -11,6 +11,7 @@ Key layout (every key starts with `redis.prefix`, default `lg:`):
 | `done:{vid}`           | set    | ids of client messages already applied (30 days)               |
 | `rec:{kind}:{site}`    | list   | durable records: purchase, email, push, popup                  |
 | `instances`            | zset   | instance id -> last heartbeat                                  |
+| `inst:{instance}`      | set    | sessions with a socket on that instance (closed for it if it dies) |
 | `camp:{site}`          | hash   | campaign id -> campaign JSON                                   |
 | `campseed:{site}`      | string | set once the site's seed campaigns were loaded                 |
 | `cstat:{site}:{cid}`   | hash   | "{variant}:{event}" -> count, "{variant}:revenue" -> sum       |
@@ -323,8 +324,12 @@ class Store:
         sids: set[str] = set()
         for vid in vids:
             sids |= {x.decode() for x in await self.r.smembers(f"{self.p}vs:{vid}")}
+        instances = [i.decode() for i in await self.r.zrange(f"{self.p}instances", 0, -1)]
         pipe = self.r.pipeline(transaction=True)
         pipe.delete(f"{self.p}lead:{site}:{email}")
+        if sids:
+            for inst in instances:
+                pipe.srem(f"{self.p}inst:{inst}", *sids)
         pipe.zrem(f"{self.p}leads:{site}", email)
         for vid in vids:
             pipe.delete(f"{self.p}v:{vid}", f"{self.p}vs:{vid}", f"{self.p}done:{vid}")
@@ -462,15 +467,34 @@ class Store:
 
     # ------------------------------------------------------------ instances
 
-    async def heartbeat(self, instance: str, now: float) -> set[str]:
-        """Record this instance as alive; return the ids of every instance alive in the last 30 s."""
+    async def heartbeat(self, instance: str, now: float, dead_after: float) -> tuple[set[str], list[str]]:
+        """Record this instance as alive. Returns the instances alive within `dead_after` seconds, and
+        the ones that went silent that this instance has claimed (each is claimed by exactly one)."""
         key = f"{self.p}instances"
         pipe = self.r.pipeline(transaction=False)
         pipe.zadd(key, {instance: now})
-        pipe.zremrangebyscore(key, "-inf", now - 30)
-        pipe.zrange(key, 0, -1)
-        res = await pipe.execute()
-        return {x.decode() for x in res[2]}
+        pipe.zrangebyscore(key, now - dead_after, "+inf")
+        pipe.zrangebyscore(key, "-inf", now - dead_after)
+        _, alive, silent = await pipe.execute()
+        claimed = [i.decode() for i in silent if await self.r.zrem(key, i)]
+        return {x.decode() for x in alive}, claimed
+
+    def track_conn(self, instance: str, sid: str, open_: bool) -> None:
+        """Which sessions have sockets on which instance, so a crashed instance's can be closed."""
+        key = f"{self.p}inst:{instance}"
+        if open_:
+            self.writer.cmd("SADD", key, sid)
+            self.writer.cmd("EXPIRE", key, 7 * 86400)
+        else:
+            self.writer.cmd("SREM", key, sid)
+
+    async def take_instance_sessions(self, instance: str) -> list[str]:
+        key = f"{self.p}inst:{instance}"
+        pipe = self.r.pipeline(transaction=True)
+        pipe.smembers(key)
+        pipe.delete(key)
+        sids, _ = await pipe.execute()
+        return [x.decode() for x in sids]
 
     async def forget_instance(self, instance: str) -> None:
         await self.r.zrem(f"{self.p}instances", instance)

@@ -40,11 +40,18 @@ class Disconnect:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceGone:
+    """The server instance holding some of this session's sockets died without closing them."""
+
+    instance: str
+
+
+@dataclass(frozen=True, slots=True)
 class Timer:
     kind: str  # idle | leave | end
 
 
-Event = Connect | Disconnect | Timer | p.Message
+Event = Connect | Disconnect | InstanceGone | Timer | p.Message
 
 
 @dataclass(slots=True)
@@ -198,8 +205,11 @@ def _connect(s: Session, conn: str, h: p.Hello, now: float, timing: Timing) -> l
     return acts + _touch(s, now, timing)
 
 
-def _disconnect(s: Session, conn: str, now: float, timing: Timing) -> list[Action]:
-    s.sockets.pop(conn, None)
+def _disconnect(s: Session, conns: list[str], now: float, timing: Timing) -> list[Action]:
+    if not s.sockets:
+        return []
+    for conn in conns:
+        s.sockets.pop(conn, None)
     if s.sockets:
         return []
     s.away_since = now
@@ -248,7 +258,9 @@ def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[A
         case Connect(hello=h):
             return _connect(s, conn, h, now, timing)
         case Disconnect():
-            return _disconnect(s, conn, now, timing)
+            return _disconnect(s, [conn], now, timing)
+        case InstanceGone(instance=inst):
+            return _disconnect(s, [c for c in s.sockets if c.split(".", 1)[0] == inst], now, timing)
         case Timer(kind=kind):
             return _timer(s, kind, now, timing)
         case p.Act(depth=depth):

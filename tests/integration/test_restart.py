@@ -83,3 +83,28 @@ def test_external_redis_url_starts_nothing(tmp_path: Path) -> None:
             srv.stop()
     finally:
         ext.stop()
+
+
+def test_sessions_of_a_killed_instance_are_closed_by_another(tmp_path: Path) -> None:
+    """Two instances, one Redis: the one holding a shopper's socket is killed (no shutdown); the other
+    notices its silence, closes the socket for it, and the session leaves as usual."""
+    from server.embedded import EmbeddedRedis
+
+    redis = EmbeddedRedis(tmp_path / "shared")
+    url = redis.start()
+    fast = FAST | {"server": {"heartbeat_s": 0.2}, "redis": {"url": url}}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = Server(tmp_path / "a", fast).start()
+    b = Server(tmp_path / "b", fast).start()
+    try:
+        ws, ready = open_session(b)
+        a.wait_session(ready["sid"], lambda s: s["connected"] == 1)
+        b.stop(signal.SIGKILL)
+        ws.close()
+        s = a.wait_session(ready["sid"], lambda s: s["state"] == "left", timeout=8)
+        assert s["connected"] == 0
+    finally:
+        a.stop()
+        b.stop()
+        redis.stop()

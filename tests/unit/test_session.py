@@ -8,7 +8,7 @@ import pytest
 
 from server.core import protocol as p
 from server.core.actions import Cancel, End, Publish, Record, Schedule
-from server.core.session import Connect, Disconnect, Session, Timer, Timing, feed, new_session
+from server.core.session import Connect, Disconnect, InstanceGone, Session, Timer, Timing, feed, new_session
 
 T = Timing(idle_after=60, leave_grace=30, session_timeout=1800)
 
@@ -69,6 +69,9 @@ STATE_TABLE = [
      [("a", hello(), 0), ("a", p.Purchase("i", "o", 5.0, "EUR"), 1), ("a", p.Vis(True), 2)], "converted", "cold"),
     ("converted then left", [("a", hello(), 0), ("a", p.Purchase("i", "o", 5.0, "EUR"), 1),
                              ("a", Disconnect(), 2), ("", Timer("leave"), 40)], "left", "cold"),
+    ("instance holding the only socket died", [("i1.1", hello(), 0), ("", InstanceGone("i1"), 5)], "away", "cold"),
+    ("instance holding one of two sockets died", [("i1.1", hello(), 0), ("i2.1", hello(), 0),
+                                                 ("", InstanceGone("i1"), 5)], "active", "cold"),
     ("idle then hidden", [("a", hello("checkout"), 0), ("", Timer("idle"), 60), ("a", p.Vis(True), 61)],
      "hidden", "cold"),
 ]
@@ -93,6 +96,9 @@ ACTION_TABLE = [
     ("last socket closing schedules leave and end", [("a", hello(), 0), ("a", Disconnect(), 5)],
      [Cancel("idle"), Schedule("leave", 35), Schedule("end", 1805)]),
     ("not the last socket", [("a", hello(), 0), ("b", hello(), 0), ("a", Disconnect(), 5)], []),
+    ("dead instance's socket closed", [("i1.1", hello(), 0), ("", InstanceGone("i1"), 5)],
+     [Cancel("idle"), Schedule("leave", 35), Schedule("end", 1805)]),
+    ("dead instance held nothing", [("a", hello(), 0), ("", InstanceGone("zz"), 5)], []),
     ("early leave timer reschedules", [("a", hello(), 0), ("a", Disconnect(), 5), ("", Timer("leave"), 10)],
      [Schedule("leave", 35)]),
     ("leave publishes", [("a", hello(), 0), ("a", cart(2), 1), ("a", Disconnect(), 5), ("", Timer("leave"), 35)],
