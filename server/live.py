@@ -175,18 +175,8 @@ class Live:
     async def _resumable(self, sid: str | None, site: str, visitor: dict[str, Any], now: float) -> Session | None:
         if not sid:
             return None
-        sess = self.sessions.get(sid)
-        if sess is None:
-            raw = await self.store.load_session(sid)
-            if raw is None:
-                return None
-            sess = Session.from_dict(raw)
-            # sockets held by an instance that is gone (crash) are not open any more
-            sess.sockets = {c: hid for c, hid in sess.sockets.items()
-                            if c.split(".", 1)[0] in self.alive_instances}
-            if not sess.sockets and sess.away_since is None:
-                sess.away_since = now
-        if sess.vid != visitor["vid"] or sess.site != site:
+        sess = await self._session(sid, now)
+        if sess is None or sess.vid != visitor["vid"] or sess.site != site:
             return None
         if not sess.sockets and sess.away_since is not None and now - sess.away_since >= self.timing.session_timeout:
             return None
@@ -328,16 +318,24 @@ class Live:
             return 0
         await self.store.writer.commit()  # what this instance queued is visible before we read
         for kind, sid in due:
-            sess = self.sessions.get(sid)
-            if sess is None:
-                raw = await self.store.load_session(sid)
-                if raw is None:
-                    continue
-                sess = Session.from_dict(raw)
-                sess.sockets = {c: h for c, h in sess.sockets.items()
-                                if c.split(".", 1)[0] in self.alive_instances}
-            self._apply(sess, "", Timer(kind), now)
+            sess = await self._session(sid, now)
+            if sess is not None:
+                self._apply(sess, "", Timer(kind), now)
         return len(due)
+
+    async def _session(self, sid: str, now: float) -> Session | None:
+        """This instance's copy if the session is connected here, else the stored one, with the
+        sockets of instances known to be gone closed the regular way (which starts the leave timer)."""
+        sess = self.sessions.get(sid)
+        if sess is not None:
+            return sess
+        raw = await self.store.load_session(sid)
+        if raw is None:
+            return None
+        sess = Session.from_dict(raw)
+        for inst in {c.split(".", 1)[0] for c in sess.sockets} - self.alive_instances:
+            self._apply(sess, "", InstanceGone(inst), now)
+        return sess
 
     async def _timer_loop(self) -> None:
         tick = self.cfg["timing.timer_tick_ms"] / 1000
@@ -364,13 +362,9 @@ class Live:
             log.warning("instance %s stopped answering: closing its %d session(s)", inst, len(sids))
             await self.store.writer.commit()
             for sid in sids:
-                sess = self.sessions.get(sid)
-                if sess is None:
-                    raw = await self.store.load_session(sid)
-                    if raw is None:
-                        continue
-                    sess = Session.from_dict(raw)
-                self._apply(sess, "", InstanceGone(inst), self.clock())
+                sess = await self._session(sid, self.clock())  # closes `inst`'s sockets: it is not alive
+                if sess is not None and any(c.split(".", 1)[0] == inst for c in sess.sockets):
+                    self._apply(sess, "", InstanceGone(inst), self.clock())
 
     def counts_by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}
