@@ -18,15 +18,17 @@ def _serve(cfg: config_mod.Config) -> None:
 
     if any(cfg["server.gc_thresholds"]):
         gc.set_threshold(*cfg["server.gc_thresholds"])
+    from .redact import redact_url
+
     app = create_app(cfg)
     host, port = cfg["server.host"], cfg["server.port"]
+    redis = redact_url(cfg["redis.url"]) if cfg["redis.url"] else "embedded in " + str(cfg.data_dir)
     print(f"Linger on http://{host}:{port}  (demo shop: http://{host}:{port}/demo, "
-          f"sites: {', '.join(cfg.sites)}, redis: {cfg['redis.url'] or 'embedded in ' + str(cfg.data_dir)})",
-          flush=True)
+          f"sites: {', '.join(cfg.sites)}, redis: {redis})", flush=True)
     uvicorn.run(app, host=host, port=port, ws="websockets-sansio", ws_max_size=cfg["limits.max_frame_bytes"],
                 ws_per_message_deflate=False, log_level=cfg["server.log_level"],
                 timeout_graceful_shutdown=int(cfg["server.drain_seconds"]) or None, lifespan="on",
-                proxy_headers=True)
+                proxy_headers=True, forwarded_allow_ips=cfg["server.forwarded_allow_ips"])
 
 
 def _update_readme(path: str) -> int:
@@ -75,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(cli(cfg, args.args[0], args.args[1], args.site or next(iter(cfg.sites))))
     logging.basicConfig(level=cfg["server.log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .redact import install
+
+    install()
     _serve(cfg)
     return 0
 

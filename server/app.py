@@ -1,13 +1,16 @@
-"""create_app(config) -> Starlette. The lifespan opens Redis (embedded or configured), starts the
-timer loop, and on shutdown flushes pending writes before stopping the embedded server."""
+"""create_app(config) -> Starlette. The lifespan opens Redis (embedded and supervised, or
+configured), starts the timer loop, the webhook worker and the retention sweep, and on shutdown
+flushes pending writes before stopping the embedded server."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,17 +19,21 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from . import api, campaigns, demo, leads, webhooks
+from . import api, campaigns, demo, leads, redact, webhooks
 from .config import Config
+from .core.campaigns import CampaignError, parse_campaigns_toml
 from .embedded import EmbeddedRedis
+from .health import Health
+from .janitor import Janitor
 from .live import Live
 from .metrics import Metrics
-from .store import Store
+from .store import Retention, Store
 from .webhooks import Deliverer
 from .ws import widget_socket
 
 log = logging.getLogger("linger")
 ROOT = Path(__file__).resolve().parent.parent
+DAY = 86_400
 
 
 class WidgetSocketFastPath:
@@ -47,35 +54,65 @@ class WidgetSocketFastPath:
             await self.app(scope, receive, send)
 
 
+def seed_campaigns(cfg: Config) -> dict[str, list[dict[str, Any]]]:
+    """The campaigns each site starts with (sites[].seed_campaigns), read and validated."""
+    out = {}
+    for site in cfg.sites.values():
+        if site.seed_campaigns:
+            path = cfg.resolve(site.seed_campaigns)
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+                out[site.key] = [c.to_dict() for c in parse_campaigns_toml(text)]
+            except (OSError, CampaignError) as e:
+                raise RuntimeError(f"sites[{site.key}].seed_campaigns {path}: {e}") from None
+    return out
+
+
+def retention(cfg: Config) -> Retention:
+    return Retention(records=cfg["retention.records_days"] * DAY, visitors=cfg["retention.visitors_days"] * DAY,
+                     leads_unconsented=cfg["retention.leads_unconsented_days"] * DAY)
+
+
 def create_app(cfg: Config) -> Starlette:
     metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        embedded = None
+        redact.install()  # uvicorn has configured its loggers by now
+        health = Health()
+        embedded = supervisor = None
         url = cfg["redis.url"]
         if not url:
-            embedded = EmbeddedRedis(cfg.data_dir)
+            embedded = EmbeddedRedis(cfg.data_dir, maxmemory=cfg["redis.maxmemory"])
             url = embedded.start()
-        store = Store(url, cfg["redis.prefix"], cfg["redis.durable_acks"], cfg["redis.pool_size"])
+            supervisor = asyncio.get_running_loop().create_task(embedded.supervise(health), name="linger-embedded")
+        store = Store(url, cfg["redis.prefix"], cfg["redis.durable_acks"], cfg["redis.pool_size"],
+                      retention(cfg), health)
         try:
             await store.open()
-            live = Live(cfg, store, metrics)
-            await live.start()
-            deliverer = Deliverer(cfg, store)
+            live = Live(cfg, store, metrics, health=health)
+            await live.start(seed_campaigns(cfg))
+            deliverer = Deliverer(cfg, store, health)
             deliverer.start()
+            janitor = Janitor(cfg, store)
+            janitor.start()
             metrics.watch_sessions(live.counts_by_state)
             metrics.watch_gc()
             app.state.live = live
             gc.collect()
             gc.freeze()  # what start-up made lives forever: keep it out of every later collection
-            log.info("linger ready: redis %s, sites %s", "embedded" if embedded else url,
+            log.info("linger ready: redis %s, sites %s", "embedded" if embedded else store.safe_url,
                      ", ".join(cfg.sites))
             yield
             metrics.unwatch_gc()
+            await janitor.stop()
             await deliverer.stop()
             await live.stop()
         finally:
+            if supervisor is not None:
+                supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await supervisor
             await store.close()
             if embedded:
                 embedded.stop()
@@ -84,9 +121,10 @@ def create_app(cfg: Config) -> Starlette:
         WebSocketRoute("/ws", widget_socket),
         Route("/api/v1/sessions", api.list_sessions),
         Route("/api/v1/sessions/{sid}", api.get_session),
-        Route("/api/v1/leads", leads.list_leads),
+        Route("/api/v1/leads", leads.list_leads, methods=["GET"]),
+        Route("/api/v1/leads", leads.erase, methods=["DELETE"]),
         Route("/api/v1/leads.csv", leads.leads_csv),
-        Route("/api/v1/leads/{email}", leads.erase, methods=["DELETE"]),
+        Route("/api/v1/leads/{email:path}", leads.erase, methods=["DELETE"]),
         Route("/api/v1/alerts", webhooks.alerts),
         Route("/api/v1/webhooks/deliveries", webhooks.deliveries),
         Route("/api/v1/campaigns", campaigns.list_or_create, methods=["GET", "POST"]),
@@ -99,7 +137,8 @@ def create_app(cfg: Config) -> Starlette:
     if cfg["server.demo"]:
         routes += demo.routes()
     routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WidgetSocketFastPath)])
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WidgetSocketFastPath)],
+                    exception_handlers={api.ApiError: api.render_error})
     app.state.cfg = cfg
     app.state.metrics = metrics
     return app

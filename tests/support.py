@@ -44,7 +44,7 @@ class Server:
         doc: dict[str, Any] = {
             "server": {"host": "127.0.0.1", "port": self.port, "data_dir": str(tmp / "var"),
                        "log_level": "warning", "drain_seconds": 2},
-            "api": {"tokens": [TOKEN]},
+            "api": {"tokens": [{"token": TOKEN, "sites": ["*"], "name": "tests"}]},
             "sites": [{"key": "demo", "name": "Demo", "origins": [self.origin, f"http://localhost:{self.port}"],
                        **(site or {})}],
         }
@@ -95,8 +95,8 @@ class Server:
     def api(self, path: str, token: str = TOKEN) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", headers={"authorization": f"Bearer {token}"}, timeout=5)
 
-    def session(self, sid: str) -> dict[str, Any]:
-        r = self.api(f"/api/v1/sessions/{sid}")
+    def session(self, sid: str, site: str = "demo") -> dict[str, Any]:
+        r = self.api(f"/api/v1/sessions/{sid}?site={site}")
         assert r.status_code == 200, r.text
         return r.json()  # type: ignore[no-any-return]
 
@@ -133,3 +133,31 @@ def open_session(server: Server, **kw: Any) -> tuple[ClientConnection, dict[str,
     ready = recv(ws)
     assert ready["t"] == "ready", ready
     return ws, ready
+
+
+def call(srv: Server, method: str, path: str, body: Any = None, token: str = TOKEN) -> httpx.Response:
+    """An API call with a bearer token (JSON body if given)."""
+    return httpx.request(method, f"{srv.url}{path}", json=body, timeout=5,
+                         headers={"authorization": f"Bearer {token}"})
+
+
+def next_msg(ws: ClientConnection, t: str, timeout: float = 5) -> dict[str, Any]:
+    """The next message of type `t`, skipping others."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = recv(ws, timeout=max(0.01, deadline - time.monotonic()))
+        if msg["t"] == t:
+            return msg
+
+
+FORM_POPUP = {"id": "signup", "name": "Signup", "kind": "welcome", "status": "live", "trigger": {"delay_s": 0},
+              "frequency": {"per": "page"},
+              "variants": [{"content": {"headline": "Join", "form": {"email": True, "consent_label": "Offers"}}}]}
+
+
+def show_form(srv: Server, ws: ClientConnection, mid: str = "shown-1") -> dict[str, Any]:
+    """Wait for the form popup (FORM_POPUP, created on srv) and report it shown, as the widget does."""
+    popup = next_msg(ws, "popup")
+    send(ws, {"t": "popup", "id": mid, "cid": popup["cid"], "var": popup["var"], "ev": "shown"})
+    assert next_msg(ws, "ack") == {"t": "ack", "id": mid}
+    return popup

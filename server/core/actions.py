@@ -21,7 +21,7 @@ class Cancel:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """Append a durable record (purchase, email, push, popup event) for the site."""
+    """Append a durable record (purchase, push, popupev, alert) for the site."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -46,4 +46,20 @@ class End:
     """The session is over: drop it from the live index."""
 
 
-Action = Schedule | Cancel | Record | Publish | Send | End
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Add to a campaign variant's result counters, e.g. {"shown": 1} or {"purchase": 1, "revenue": 89.0}.
+    Only ever the effect of a client message with an id, so it is applied once."""
+
+    cid: str
+    var: str
+    counts: dict[str, int | float]
+
+
+@dataclass(frozen=True, slots=True)
+class Engage:
+    """The visitor did more than say hello: keep their record for the visitor retention period
+    (until then it expires with the session)."""
+
+
+Action = Schedule | Cancel | Record | Publish | Send | End | Count | Engage

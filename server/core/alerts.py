@@ -25,7 +25,8 @@ def _cart(s: Session) -> dict[str, Any]:
 def outbound(event: str, data: dict[str, Any], s: Session, alert_total: float,
              now: float) -> list[tuple[str, dict[str, Any]]]:
     """The webhook events (name, payload) for one published session event."""
-    base = {"site": s.site, "sid": s.sid, "vid": s.vid, "email": s.email or None, "at": now}
+    base = {"site": s.site, "sid": s.sid, "vid": s.vid, "email": s.email or None,
+            "consent": {"given": s.email_consent} if s.email else None, "at": now}
     out: list[tuple[str, dict[str, Any]]] = []
     if event == "idle" and s.page_kind == "checkout" and s.cart_count > 0 and s.cart_total >= alert_total:
         out.append(("alert.raised", {**base, "reason": "idle_at_checkout", "cart": _cart(s),
@@ -40,14 +41,29 @@ def outbound(event: str, data: dict[str, Any], s: Session, alert_total: float,
                                  "currency": data.get("currency")}))
     elif event == "lead.captured":
         out.append(("lead.captured", {**base, "email": data.get("email"), "source": data.get("source"),
-                                      "cart": _cart(s), "temperature": s.temperature}))
+                                      "consent": data.get("consent"), "cart": _cart(s),
+                                      "temperature": s.temperature}))
     return out
 
 
-def make_delivery(did: str, site: str, url: str, event: str, payload: dict[str, Any], now: float) -> dict[str, Any]:
+def delivery_id(url: str, site: str, vid: str, cause: str, event: str) -> str:
+    """Derived from what caused it (site, visitor, the client message id or timer that fired), so a
+    retried or repeated write queues the same delivery and a receiver can deduplicate on it. The
+    first part is the endpoint's, so the worker can tell endpoints apart without loading it."""
+    endpoint = hashlib.sha256(url.encode()).hexdigest()[:8]
+    rest = hashlib.sha256("\0".join((site, vid, cause, event, url)).encode()).hexdigest()[:24]
+    return f"{endpoint}-{rest}"
+
+
+def endpoint_of(did: str) -> str:
+    return did.partition("-")[0]
+
+
+def make_delivery(did: str, site: str, url: str, event: str, payload: dict[str, Any], now: float,
+                  vid: str = "") -> dict[str, Any]:
     body = orjson.dumps({"id": did, "event": event, "created": now, "data": payload}).decode()
-    return {"id": did, "site": site, "url": url, "event": event, "body": body, "attempts": 0, "created": now,
-            "last": None}
+    return {"id": did, "site": site, "vid": vid, "url": url, "event": event, "body": body, "attempts": 0,
+            "created": now, "last": None}
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

@@ -258,11 +258,6 @@ def parse_campaigns_toml(text: str) -> list[Campaign]:
     return out
 
 
-def load_campaign_file(path: str) -> list[Campaign]:
-    with open(path, encoding="utf-8") as f:
-        return parse_campaigns_toml(f.read())
-
-
 def parse_target(g: _R) -> Target:
     return Target(
         url_include=g.texts("url_include"), url_exclude=g.texts("url_exclude"),

@@ -7,6 +7,8 @@ Capture modes (per site, `sites[].capture`):
   submitted; popup submissions too.
 - `live`: every valid address typed into an email field is captured the moment it is valid.
 With Global Privacy Control (`gpc: true` in hello), only explicitly submitted addresses are captured.
+A popup form submission counts only for a popup with a form that this session was shown, once
+per impression (until it is closed), so `source: "popup"` cannot be forged to skip the mode.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import re
 from typing import Any
 
 MODES = ("off", "consent", "live")
-MAX_VIDS = 50
+MAX_VIDS = 50  # shown on the lead; the full list lives in the email -> visitors index
+FORM_WINDOW_S = 1800.0  # a form popup's one submission may arrive this long after it was shown
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -36,10 +39,13 @@ def normalize_email(raw: str) -> str | None:
     return email
 
 
-def may_capture(mode: str, source: str, consent: bool, submitted: bool, gpc: bool) -> tuple[bool, str]:
+def may_capture(mode: str, source: str, consent: bool, submitted: bool, gpc: bool,
+                form_open: bool = False) -> tuple[bool, str]:
     """Whether this capture may be stored, and why (the reason is logged and counted)."""
     explicit = submitted or source == "popup"
     if source == "popup":
+        if not form_open:
+            return False, "no popup form is open for this session"
         return True, "submitted in a popup form"
     if mode == "off":
         return False, "live capture is off for this site"
@@ -55,16 +61,26 @@ def capture_from(site: str, mode: str, s: Any, msg: Any, now: float) -> tuple[di
     email = normalize_email(msg.email)
     if email is None:
         return None, "not a valid email address"
-    ok, why = may_capture(mode, msg.source, msg.consent, msg.submitted, s.gpc)
+    form_open = (msg.source == "popup" and bool(s.form) and msg.field == f"popup:{s.form}"
+                 and now - s.form_at <= FORM_WINDOW_S)
+    ok, why = may_capture(mode, msg.source, msg.consent, msg.submitted, s.gpc, form_open)
     if not ok:
         return None, why
-    campaign = msg.field[6:] if msg.source == "popup" and msg.field.startswith("popup:") else (s.popup or None)
+    campaign = s.form if msg.source == "popup" else (s.popup or None)
     return {
         "email": email, "site": site, "vid": s.vid, "sid": s.sid, "at": now, "source": msg.source,
         "field": msg.field, "consent": msg.consent, "consent_text": msg.consent_text,
         "temperature": s.temperature, "campaign": campaign,
         "cart": {"total": s.cart_total, "count": s.cart_count, "currency": s.currency, "items": s.cart_items},
     }, why
+
+
+def identify(s: Any, lead: dict[str, Any], source: str) -> None:
+    """The session now knows its shopper's address (and whether it came with consent); a popup
+    form that gave it cannot give another."""
+    s.has_email, s.email, s.email_consent = True, lead["email"], bool(lead["consent"]["given"])
+    if source == "popup":
+        s.form = ""
 
 
 def merge_lead(existing: dict[str, Any] | None, capture: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from .urls import is_url
+
 PAGE_KINDS = ("home", "category", "product", "cart", "checkout", "thanks", "other")
 PUSH_STATES = ("default", "granted", "denied", "unsupported")
 EXIT_HOWS = ("mouse", "scroll", "back", "blur")
@@ -27,6 +29,7 @@ MAX_ITEMS = 100
 MAX_ID = 64
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+B64URL_RE = re.compile(r"^[A-Za-z0-9_\-]{1,256}={0,2}$")
 MAX_MONEY = 1e9
 
 
@@ -198,8 +201,9 @@ def _obj(obj: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _url(obj: dict[str, Any], key: str, *, required: bool = True) -> str:
     val = _str(obj, key, max_len=MAX_URL, required=required)
-    if val and not (val.startswith("https://") or val.startswith("http://") or val.startswith("/")):
-        raise BadMessage(f"field '{key}' must be an http(s) URL")
+    if val and not is_url(val):
+        raise BadMessage(f"field '{key}' must be an http(s) URL or a path starting with one '/' "
+                         "(no spaces or backslashes)")
     return val
 
 
@@ -220,8 +224,9 @@ def _opt_id(obj: dict[str, Any], key: str) -> str | None:
 
 
 def _currency(obj: dict[str, Any]) -> str:
-    val = _str(obj, "currency", max_len=3)
-    if not CURRENCY_RE.match(val):
+    """A 3-letter code, or "" when absent or empty: the site's default currency is used then."""
+    val = _str(obj, "currency", max_len=3, required=False)
+    if val and not CURRENCY_RE.match(val):
         raise BadMessage("field 'currency' must be a 3-letter ISO 4217 code like EUR")
     return val
 
@@ -296,12 +301,19 @@ def _push(o: dict[str, Any]) -> Push:
     if o.get("state") == "denied":
         return Push(id=mid, denied=True)
     sub = _obj(o, "sub")
-    _url(sub, "endpoint")
+    endpoint = _url(sub, "endpoint")
+    if not endpoint.startswith(("https://", "http://")):
+        raise BadMessage("field 'endpoint' must be an absolute URL")
+    expires = sub.get("expirationTime")
+    if expires is not None:
+        expires = _num(sub, "expirationTime", hi=1e15)
     keys = _obj(sub, "keys")
-    _str(keys, "p256dh", max_len=256)
-    _str(keys, "auth", max_len=64)
-    return Push(id=mid, sub={"endpoint": sub["endpoint"], "expirationTime": sub.get("expirationTime"),
-                             "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}})
+    p256dh = _str(keys, "p256dh", max_len=256)
+    auth = _str(keys, "auth", max_len=64)
+    if not B64URL_RE.match(p256dh) or not B64URL_RE.match(auth):
+        raise BadMessage("fields 'keys.p256dh' and 'keys.auth' must be base64url")
+    return Push(id=mid, sub={"endpoint": endpoint, "expirationTime": expires,
+                             "keys": {"p256dh": p256dh, "auth": auth}})
 
 
 def _popup(o: dict[str, Any]) -> PopupEv:

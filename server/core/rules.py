@@ -19,12 +19,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import protocol as p
-from .actions import Action, Record, Schedule, Send
+from .actions import Action, Count, Schedule, Send
 from .campaigns import Campaign, Target, Trigger, Variant
 from .session import IDLE_KINDS, Connect, Event, Session, Timer
 
 DAY = 86_400.0
 PENDING_SHOW_S = 10.0  # a popup sent but never reported shown stops blocking others after this
+MAX_HIST = 100  # campaigns remembered per visitor (the least recently shown are forgotten first)
+MAX_COUNTED = 100  # popup events remembered per session as already counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,7 @@ def targets(t: Target, s: Session) -> bool:
 def capped(c: Campaign, s: Session, now: float) -> bool:
     """True when frequency rules forbid showing `c` now."""
     f = c.frequency
-    n, last, closed, converted = (s.hist.get(c.id) or [0, 0.0, 0, 0])[:4]
+    n, last, closed, converted = (list(s.hist.get(c.id) or ()) + [0, 0.0, 0, 0])[:4]
     if f.max_impressions is not None and n >= f.max_impressions:
         return True
     if f.stop_after_close and closed:
@@ -198,35 +200,75 @@ def _next_due(c: Campaign, s: Session, now: float) -> float | None:
 # ---------------------------------------------------------------- bookkeeping
 
 
-def _book_impression(s: Session, cid: str, now: float) -> None:
+def hist_of(s: Session, cid: str) -> list[float]:
+    """The visitor's history with a campaign: [impressions, last shown, closed, converted,
+    impressions when a conversion was last counted]."""
+    h = s.hist.setdefault(cid, [0, 0.0, 0, 0, 0])
+    while len(h) < 5:
+        h.append(0)
+    return h
+
+
+def _book_impression(s: Session, c: Campaign, var: Variant, now: float) -> None:
     s.hist_rev += 1
-    h = s.hist.setdefault(cid, [0, 0.0, 0, 0])
+    h = hist_of(s, c.id)
     h[0], h[1] = h[0] + 1, now
-    s.shown[cid] = s.shown.get(cid, 0) + 1
-    if cid not in s.page_shown:
-        s.page_shown.append(cid)
+    s.shown[c.id] = s.shown.get(c.id, 0) + 1
+    if c.id not in s.page_shown:
+        s.page_shown.append(c.id)
+    if (var.content.get("form") or {}).get("email"):
+        s.form, s.form_at = c.id, now  # this impression may submit one address
+    if len(s.hist) > MAX_HIST:
+        for cid in sorted(s.hist, key=lambda x: s.hist[x][1])[:len(s.hist) - MAX_HIST]:
+            del s.hist[cid]
 
 
-def _popup_event(s: Session, ev: p.PopupEv, now: float) -> list[Action]:
+def popup_refusal(rules: SiteRules, s: Session, ev: p.PopupEv) -> str | None:
+    """Why a popup event cannot be about a popup this session saw, or None when it can. Only the
+    campaign on screen or armed may be reported shown, only a shown one closed, clicked or
+    submitted, and only in the variant this visitor gets."""
+    camp = next((c for c in rules.campaigns if c.id == ev.cid), None)
+    if camp is None:
+        return f"no campaign {ev.cid!r} on this site"
+    if pick_variant(camp, s.vid).id != ev.var:
+        return f"variant {ev.var!r} of campaign {ev.cid!r} is not the one this visitor sees"
+    if ev.ev == "shown" and ev.cid not in (s.popup, s.armed):
+        return f"campaign {ev.cid!r} is neither on screen nor armed for this session"
+    if ev.ev != "shown" and not s.shown.get(ev.cid):
+        return f"campaign {ev.cid!r} was not shown in this session"
+    return None
+
+
+def _popup_event(rules: SiteRules, s: Session, ev: p.PopupEv, now: float) -> list[Action]:
+    camp = next((c for c in rules.campaigns if c.id == ev.cid), None)
+    if camp is None or popup_refusal(rules, s, ev) is not None:
+        return []  # the I/O layer refuses these before they get here
     if ev.ev == "shown" and s.popup != ev.cid:  # an armed exit popup the widget showed by itself
-        _book_impression(s, ev.cid, now)
+        _book_impression(s, camp, pick_variant(camp, s.vid), now)
         s.popup, s.popup_at, s.popup_seen = ev.cid, now, True
         if s.armed == ev.cid:
             s.armed = ""
     elif ev.ev == "shown":
         s.popup_seen = True
     elif ev.ev == "closed":
-        s.hist.setdefault(ev.cid, [0, 0.0, 0, 0])[2] = 1
+        hist_of(s, ev.cid)[2] = 1
         s.hist_rev += 1
         if s.popup == ev.cid:
             s.popup = ""
-    elif ev.ev == "submitted":
-        s.has_email = True
-    return [Record("stat", {"cid": ev.cid, "var": ev.var, "ev": ev.ev})]
+        if s.form == ev.cid:
+            s.form = ""  # closed: its form can no longer submit
+    key = f"{ev.cid}:{s.shown.get(ev.cid, 0)}:{ev.ev}"
+    if key in s.counted:
+        return []  # each event counts once per impression, however often it is reported
+    s.counted = (s.counted + [key])[-MAX_COUNTED:]
+    return [Count(ev.cid, ev.var, {ev.ev: 1})]
 
 
 def _attribute(rules: SiteRules, s: Session, ev: p.Purchase, now: float) -> list[Action]:
-    """Last touch: the campaign shown most recently within the attribution window gets the sale."""
+    """Last touch: the campaign shown most recently within the attribution window gets the sale.
+    Purchases and revenue add up; a *conversion* counts once per impression window (a visitor
+    who saw the popup once and bought three times converted once), so conversions never exceed
+    impressions."""
     window = rules.attribution_days * DAY
     best: tuple[float, str] | None = None
     for cid, h in s.hist.items():
@@ -235,10 +277,14 @@ def _attribute(rules: SiteRules, s: Session, ev: p.Purchase, now: float) -> list
     camp = next((c for c in rules.campaigns if best and c.id == best[1]), None)
     if camp is None:
         return []
-    s.hist[camp.id][3] = 1
+    h = hist_of(s, camp.id)
+    h[3] = 1
+    counts: dict[str, int | float] = {"purchase": 1, "revenue": ev.total}
+    if h[4] < h[0]:
+        counts["conversion"] = 1
+        h[4] = h[0]
     s.hist_rev += 1
-    var = pick_variant(camp, s.vid)
-    return [Record("stat", {"cid": camp.id, "var": var.id, "ev": "purchase", "revenue": ev.total})]
+    return [Count(camp.id, pick_variant(camp, s.vid).id, counts)]
 
 
 # ---------------------------------------------------------------- the decision
@@ -250,7 +296,7 @@ def decide(rules: SiteRules, s: Session, ev: Event, now: float, conn: str = "") 
     if nudge is not None:
         acts.append(nudge)
     if isinstance(ev, p.PopupEv):
-        acts += _popup_event(s, ev, now)
+        acts += _popup_event(rules, s, ev, now)
     elif isinstance(ev, p.Purchase):
         acts += _attribute(rules, s, ev, now)
     elif isinstance(ev, (Connect, p.PageMsg)):
@@ -268,7 +314,7 @@ def decide(rules: SiteRules, s: Session, ev: Event, now: float, conn: str = "") 
         for c in live:
             if not c.trigger.exit and triggered(c, s, ev, now):
                 var = pick_variant(c, s.vid)
-                _book_impression(s, c.id, now)
+                _book_impression(s, c, var, now)
                 s.popup, s.popup_at, s.popup_seen = c.id, now, False
                 acts.append(Send(popup_msg(c, var)))
                 break

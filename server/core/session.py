@@ -15,9 +15,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import protocol as p
-from .actions import Action, Cancel, End, Publish, Record, Schedule
+from .actions import Action, Cancel, End, Engage, Publish, Record, Schedule
 
 IDLE_KINDS = frozenset({"cart", "checkout"})
+# storage names of records: never derived from class names, so a rename cannot orphan stored data
+RECORD_KIND: dict[type, str] = {p.Push: "push", p.PopupEv: "popupev"}
 STATES = ("active", "idle", "hidden", "away", "left", "converted")
 TEMPERATURES = ("cold", "warm", "hot")
 
@@ -100,6 +102,11 @@ class Session:
     page_shown: list[str] = field(default_factory=list)  # campaigns shown on the current page
     hist: dict[str, list[float]] = field(default_factory=dict)  # visitor's [impressions, last, closed, converted]
     hist_rev: int = 0  # bumped on every change to hist, so the I/O layer knows to store it
+    counted: list[str] = field(default_factory=list)  # "cid:impression:event" already counted (stats)
+    form: str = ""  # campaign whose popup form may submit one address (shown, not yet used or closed)
+    form_at: float = 0.0
+    email_consent: bool = False  # the captured address came with consent
+    engaged: bool = False  # the visitor did more than say hello (their record is kept, not expired)
     device: str = "desktop"
     lang: str = ""
     tz: str = ""
@@ -295,7 +302,15 @@ def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[A
         case p.Email():
             return []  # whether it becomes a lead is core/leads.py's call, under the site's consent mode
         case p.Push() | p.PopupEv():
-            return [Record(type(ev).__name__.lower(), {"sid": s.sid, "vid": s.vid, "at": now, **asdict(ev)})]
+            return [Record(RECORD_KIND[type(ev)], {"sid": s.sid, "vid": s.vid, "at": now, **asdict(ev)})]
         case p.Hello():
             return []  # a second hello on the same socket changes nothing
     return []  # pragma: no cover - every Event type is matched above
+
+
+def engage(s: Session, ev: Event) -> list[Action]:
+    """The first thing a visitor does beyond hello keeps their record (see Engage)."""
+    if s.engaged or isinstance(ev, (Connect, Disconnect, InstanceGone, Timer, p.Hello)):
+        return []
+    s.engaged = True
+    return [Engage()]

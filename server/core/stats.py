@@ -1,46 +1,61 @@
-"""Campaign results: per-variant rates and a two-proportion z-test between variants. Pure."""
+"""Campaign results: per-variant rates and a two-proportion z-test between variants. Pure.
+
+A variant's counters, as the store keeps them ("{variant}:{name}"): shown, closed, clicked,
+submitted (each once per impression), purchase and revenue (sums over every attributed order), and
+conversion (a converting visitor once per impression window, so never more than impressions).
+The conversion rate and the test use conversions, never purchases.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-EVENTS = ("shown", "closed", "clicked", "submitted", "purchase")
+COUNTERS = {"impressions": "shown", "closes": "closed", "clicks": "clicked", "submits": "submitted",
+            "purchases": "purchase", "conversions": "conversion"}
+
+
+def _count(x: float) -> float:
+    return x if math.isfinite(x) and x > 0 else 0.0
 
 
 def two_proportion_p(x1: float, n1: float, x2: float, n2: float) -> float | None:
-    """Two-sided p-value that two conversion rates differ (pooled z-test); None without data."""
+    """Two-sided p-value that two rates x1/n1 and x2/n2 differ (pooled z-test). Defined for every
+    input: None without trials on either side; successes are clamped to 0..trials."""
+    n1, n2 = _count(n1), _count(n2)
     if n1 <= 0 or n2 <= 0:
         return None
+    x1, x2 = min(_count(x1), n1), min(_count(x2), n2)
     pooled = (x1 + x2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
+    var = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    if var <= 0:
         return 1.0
-    z = (x1 / n1 - x2 / n2) / se
-    return math.erfc(abs(z) / math.sqrt(2))
+    z = (x1 / n1 - x2 / n2) / math.sqrt(var)
+    return min(1.0, max(0.0, math.erfc(abs(z) / math.sqrt(2))))
 
 
 def campaign_results(variants: list[str], counts: dict[str, float]) -> dict[str, Any]:
-    """`counts` holds "{variant}:{event}" -> n and "{variant}:revenue" -> sum, as the store keeps them."""
+    """`counts` holds "{variant}:{counter}" -> n and "{variant}:revenue" -> sum, as the store keeps them."""
     rows = []
     for v in variants:
         row: dict[str, Any] = {"variant": v}
-        for ev in EVENTS:
-            row["impressions" if ev == "shown" else ev + "s" if ev != "purchase" else "purchases"] = int(
-                counts.get(f"{v}:{ev}", 0))
-        row["emails"] = row["submitteds"]
-        row["closes"], row["clicks"], row["submits"] = row.pop("closeds"), row.pop("clickeds"), row.pop("submitteds")
-        row["revenue"] = round(counts.get(f"{v}:revenue", 0.0), 2)
+        for out, name in COUNTERS.items():
+            row[out] = int(_count(counts.get(f"{v}:{name}", 0.0)))
+        if f"{v}:conversion" not in counts:  # counted before conversions were kept apart
+            row["conversions"] = min(row["purchases"], row["impressions"])
+        row["conversions"] = min(row["conversions"], row["impressions"])
+        row["emails"] = row["submits"]
+        row["revenue"] = round(_count(counts.get(f"{v}:revenue", 0.0)), 2)
         n = row["impressions"]
-        row["conversion_rate"] = row["purchases"] / n if n else 0.0
-        row["click_rate"] = row["clicks"] / n if n else 0.0
+        row["conversion_rate"] = row["conversions"] / n if n else 0.0
+        row["click_rate"] = min(1.0, row["clicks"] / n) if n else 0.0
         rows.append(row)
     base = rows[0] if rows else None
     for row in rows[1:]:
         assert base is not None
-        p = two_proportion_p(row["purchases"], row["impressions"], base["purchases"], base["impressions"])
-        row["vs_first"] = {"variant": base["variant"], "p_value": p,
-                           "significant": p is not None and p < 0.05}
-    totals = {k: sum(r[k] for r in rows) for k in ("impressions", "closes", "clicks", "submits", "purchases")}
+        p = two_proportion_p(row["conversions"], row["impressions"], base["conversions"], base["impressions"])
+        row["vs_first"] = {"variant": base["variant"], "p_value": p, "significant": p is not None and p < 0.05}
+    totals = {k: sum(r[k] for r in rows) for k in ("impressions", "closes", "clicks", "submits", "purchases",
+                                                    "conversions")}
     totals["revenue"] = round(sum(r["revenue"] for r in rows), 2)
     return {"variants": rows, "totals": totals}

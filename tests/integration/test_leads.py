@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from tests.support import FAST, TOKEN, Server, open_session, recv, send
+from tests.support import FAST, FORM_POPUP, TOKEN, Server, call, next_msg, open_session, recv, send, show_form
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,6 @@ CASES = [
     ("consent", {"consent": True}, True, False),
     ("off", {"consent": True}, False, False),
     ("off", {"submitted": True}, False, False),
-    ("off", {"source": "popup", "field": "popup:welcome"}, False, True),  # a popup form is a signup
 ]
 
 
@@ -70,6 +69,42 @@ def test_capture_modes_are_enforced_by_the_server(servers: dict[str, Server], mo
     found = [x for x in leads(srv) if x["email"] == address.lower()]
     assert bool(found) is captured
     assert s["has_email"] is captured
+
+
+@pytest.mark.parametrize("gpc", [False, True])
+def test_a_popup_form_is_a_signup_in_every_mode_but_only_once_per_form_shown(servers: dict[str, Server],
+                                                                             gpc: bool) -> None:
+    srv = servers["off"]
+    first, second = f"signup-{gpc}@example.com".lower(), f"second-{gpc}@example.com".lower()
+    assert call(srv, "PUT", "/api/v1/campaigns/signup?site=demo", FORM_POPUP).status_code in (200, 201)
+    try:
+        ws, ready = open_session(srv, gpc=gpc)
+        with ws:
+            show_form(srv, ws)
+            email(ws, "m1", first, source="popup", field="popup:signup", submitted=True, consent=True)
+            send(ws, {"t": "email", "id": "m2", "email": second, "source": "popup", "field": "popup:signup",
+                      "submitted": True, "consent": False})  # the form gave its address already
+            err = next_msg(ws, "error")
+            assert err["code"] == "bad_message" and err["ref"] == "m2" and "no popup form" in err["msg"]
+            s = srv.session(ready["sid"])
+    finally:
+        call(srv, "DELETE", "/api/v1/campaigns/signup?site=demo")
+    found = {x["email"] for x in leads(srv)}
+    assert first in found and second not in found
+    assert s["has_email"] and s["email"] == first
+
+
+def test_a_forged_popup_email_is_refused_and_stores_nothing(servers: dict[str, Server]) -> None:
+    for mode, srv in servers.items():
+        ws, ready = open_session(srv, gpc=True)
+        with ws:
+            send(ws, {"t": "email", "id": "f1", "email": f"forged-{mode}@example.com", "source": "popup",
+                      "field": "popup:welcome", "consent": True, "submitted": True})
+            err = next_msg(ws, "error")
+            assert err == {"t": "error", "code": "bad_message", "ref": "f1",
+                           "msg": "no popup form is open for this session"}
+            assert srv.session(ready["sid"])["has_email"] is False
+        assert not [x for x in leads(srv) if x["email"] == f"forged-{mode}@example.com"]
 
 
 def test_invalid_addresses_never_become_leads(servers: dict[str, Server]) -> None:
@@ -134,15 +169,15 @@ def test_lead_api_filters_pages_and_csv(servers: dict[str, Server]) -> None:
 def test_gdpr_erase_leaves_nothing_behind(tmp_path: Path) -> None:
     srv = Server(tmp_path, FAST, site={"capture": "live"}).start()
     try:
+        assert call(srv, "POST", "/api/v1/campaigns?site=demo", FORM_POPUP).status_code == 201
         ws, ready = open_session(srv)
         with ws:
+            show_form(srv, ws, "u1")
             send(ws, {"t": "cart", "items": [{"id": "1", "name": "Boot", "price": 139, "qty": 1}], "total": 139,
                       "currency": "EUR"})
             email(ws, "e1", "erase.me@example.com", consent=True)
             send(ws, {"t": "purchase", "id": "o1", "order": "A1", "total": 139, "currency": "EUR"})
-            assert recv(ws) == {"t": "ack", "id": "o1"}
-            send(ws, {"t": "popup", "id": "u1", "cid": "c", "var": "a", "ev": "shown"})
-            assert recv(ws) == {"t": "ack", "id": "u1"}
+            assert next_msg(ws, "ack") == {"t": "ack", "id": "o1"}
         ws, other = open_session(srv, vid=ready["vid"], sid=ready["sid"])  # still connected while erased
         r = api(srv, "DELETE", "/api/v1/leads/Erase.Me@example.com?site=demo")
         assert r.status_code == 200, r.text
@@ -178,6 +213,6 @@ def test_gdpr_erase_leaves_nothing_behind(tmp_path: Path) -> None:
 
         assert scan() == []
         assert api(srv, "DELETE", "/api/v1/leads/erase.me@example.com?site=demo").status_code == 404
-        assert srv.api(f"/api/v1/sessions/{ready['sid']}").status_code == 404
+        assert srv.api(f"/api/v1/sessions/{ready['sid']}?site=demo").status_code == 404
     finally:
         srv.stop()

@@ -199,7 +199,7 @@ def test_api_needs_a_token_and_validates_input(server: Server) -> None:
     r = server.api("/api/v1/sessions?site=nope")
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_site"
     assert server.api("/api/v1/sessions?site=demo&limit=abc").status_code == 400
-    assert server.api("/api/v1/sessions/unknown-sid").status_code == 404
+    assert server.api("/api/v1/sessions/unknown-sid?site=demo").status_code == 404
 
 
 def test_metrics_are_prometheus_text(server: Server) -> None:

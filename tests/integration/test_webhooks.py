@@ -161,7 +161,7 @@ def test_bad_webhook_config_names_the_key(tmp_path: Path) -> None:
     from server.config import ConfigError
 
     site = {"key": "demo", "origins": ["http://a"], "webhooks": [{"url": "ftp://x", "secret": SECRET}]}
-    with pytest.raises(ConfigError, match=r"sites\[0\]\.webhooks \[0\]\.url must be an http\(s\) URL"):
+    with pytest.raises(ConfigError, match=r"sites\[0\]\.webhooks\[0\]\.url must be an http\(s\) URL"):
         config.load(doc={"sites": [site]}, env={})
     site["webhooks"] = [{"url": "https://x.example/h", "secret": "short"}]
     with pytest.raises(ConfigError, match="secret must be a string of at least 16 characters"):

@@ -45,8 +45,19 @@ BAD = [
     (doc(redis={"url": "http://x"}), "config: redis.url has the wrong form: 'http://x'"),
     (doc(timing={"leave_grace": True}), "config: timing.leave_grace must be a number, got True"),
     (doc(timing={"idle_after_ms": 10}), "config: timing.idle_after_ms must be between 50 and 86400000, got 10"),
-    (doc(api={"tokens": ["short"]}), "config: api.tokens has the wrong form: 'short'"),
-    (doc(api={"tokens": "abc"}), "config: api.tokens must be a list of strings"),
+    (doc(api={"tokens": ["a-plain-string-token-0123"]}), "config: api.tokens[0] must be a table with token, sites"),
+    (doc(api={"tokens": "abc"}), "config: api.tokens must be a list of tables like { token = "),
+    (doc(api={"tokens": [{"token": "short", "sites": ["demo"]}]}), "config: api.tokens[0].token must be 16-200"),
+    (doc(api={"tokens": [{"token": "x" * 20}]}), 'config: api.tokens[0].sites must list site keys, or ["*"]'),
+    (doc(api={"tokens": [{"token": "x" * 20, "sites": ["other"]}]}),
+     "config: api.tokens[0].sites names unknown site 'other' (sites: demo)"),
+    (doc(api={"tokens": [{"token": "x" * 20, "sites": ["*"]}, {"token": "x" * 20, "sites": ["*"]}]}),
+     "config: api.tokens[1].token is listed twice"),
+    (doc(api={"tokens": [{"token": config.DEMO_TOKEN, "sites": ["demo"]}]}, server={"host": "0.0.0.0"}),
+     "config: api.tokens[0].token is the published demo token 'demo-token-change-me' and server.host is "
+     "'0.0.0.0', not a loopback address"),
+    (doc(redis={"maxmemory": "lots"}), 'config: redis.maxmemory must be a size like "1gb"'),
+    (doc(push={"allowed_hosts": ["https://fcm.googleapis.com"]}), "config: push.allowed_hosts must be a list of host"),
     (doc(server={"gc_thresholds": [1, 2]}), "config: server.gc_thresholds must be three non-negative integers"),
     (doc(exit={"back": "yes"}), "config: exit.back must be true or false, got 'yes'"),
     ({}, "config: sites must have at least one [[sites]] table"),
@@ -65,6 +76,31 @@ def test_bad_config_names_the_key(d: dict[str, Any], message: str) -> None:
         config.load(doc=d, env={})
     assert str(err.value).startswith(message)
     assert "\n" not in str(err.value)
+
+
+def test_tokens_are_scoped_to_sites_and_the_demo_token_only_on_loopback() -> None:
+    two = {"sites": [SITE, {"key": "other", "origins": ["https://other.example"]}]}
+    cfg = config.load(doc={**two, "api": {"tokens": [
+        {"token": "t" * 20, "sites": ["demo"], "name": "crm-sync"}, {"token": "u" * 20, "sites": ["*"]}]}}, env={})
+    crm, admin = cfg["api.tokens"]
+    assert crm.name == "crm-sync" and crm.allows("demo") and not crm.allows("other")
+    assert admin.name == "token 2" and admin.allows("other")
+    assert config.load(doc=doc(), env={})["api.tokens"] == ()  # no [api]: no token at all, not the demo one
+    demo = {"tokens": [{"token": config.DEMO_TOKEN, "sites": ["demo"]}]}
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        config.load(doc=doc(api=demo, server={"host": host}), env={})
+    with pytest.raises(ConfigError, match="published demo token"):
+        config.load(doc=doc(api=demo), env={"LINGER_HOST": "192.168.1.10"})
+
+
+def test_demo_token_off_loopback_stops_the_server(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[server]\nhost = "0.0.0.0"\n[[api.tokens]]\ntoken = "demo-token-change-me"\nsites = ["a"]\n'
+                   '[[sites]]\nkey="a"\norigins=["http://a"]\n')
+    r = subprocess.run([sys.executable, "-m", "server", "run", "--config", str(cfg)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "api.tokens[0].token is the published demo token" in r.stderr
 
 
 def test_env_overrides() -> None:
@@ -93,7 +129,8 @@ def test_start_up_stops_with_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         "linger: config: unknown key 'timing.idel_after_ms' (known in this section: timing.session_timeout, "
-        "timing.leave_grace, timing.idle_after_ms, timing.act_every_ms, timing.timer_tick_ms)"]
+        "timing.leave_grace, timing.idle_after_ms, timing.act_every_ms, timing.timer_tick_ms, "
+        "timing.timers_per_tick)"]
 
 
 def test_every_key_is_documented_in_the_readme() -> None:

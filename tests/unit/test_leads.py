@@ -35,24 +35,29 @@ def test_normalize_email(raw: str, want: str | None) -> None:
 
 
 CONSENT = [
-    # mode, source, consent, submitted, gpc -> captured
-    ("live", "field", False, False, False, True),
-    ("live", "field", False, False, True, False),
-    ("live", "field", False, True, True, True),
-    ("consent", "field", False, False, False, False),
-    ("consent", "field", True, False, False, True),
-    ("consent", "field", False, True, False, True),
-    ("consent", "field", True, False, True, False),
-    ("off", "field", True, True, False, False),
-    ("off", "popup", False, False, False, True),
-    ("off", "popup", False, False, True, True),
-    ("consent", "popup", False, False, False, True),
+    # mode, source, consent, submitted, gpc, a form popup open for this session -> captured
+    ("live", "field", False, False, False, False, True),
+    ("live", "field", False, False, True, False, False),
+    ("live", "field", False, True, True, False, True),
+    ("consent", "field", False, False, False, False, False),
+    ("consent", "field", True, False, False, False, True),
+    ("consent", "field", False, True, False, False, True),
+    ("consent", "field", True, False, True, False, False),
+    ("off", "field", True, True, False, False, False),
+    ("off", "popup", False, False, False, True, True),
+    ("off", "popup", False, False, True, True, True),
+    ("consent", "popup", False, False, False, True, True),
+    # source "popup" with no form popup open is a forgery: it cannot skip the mode or GPC
+    ("off", "popup", False, True, False, False, False),
+    ("live", "popup", True, True, False, False, False),
+    ("consent", "popup", True, True, True, False, False),
 ]
 
 
-@pytest.mark.parametrize(("mode", "source", "consent", "submitted", "gpc", "captured"), CONSENT)
-def test_consent_rules(mode: str, source: str, consent: bool, submitted: bool, gpc: bool, captured: bool) -> None:
-    ok, why = may_capture(mode, source, consent, submitted, gpc)
+@pytest.mark.parametrize(("mode", "source", "consent", "submitted", "gpc", "form", "captured"), CONSENT)
+def test_consent_rules(mode: str, source: str, consent: bool, submitted: bool, gpc: bool, form: bool,
+                       captured: bool) -> None:
+    ok, why = may_capture(mode, source, consent, submitted, gpc, form)
     assert ok is captured and why
 
 

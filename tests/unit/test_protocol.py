@@ -40,6 +40,7 @@ def test_good_frames(raw: str, cls: type) -> None:
     assert isinstance(p.parse(raw), cls)
 
 
+URL_ERR = "field 'url' must be an http(s) URL or a path starting with one '/' (no spaces or backslashes)"
 BAD = [
     ("{", "frame is not valid JSON", None),
     ("[]", "frame must be a JSON object", None),
@@ -47,7 +48,23 @@ BAD = [
     (frame(t="fly"), "unknown message type", None),
     (frame(t="hello", v=2, page=PAGE), "unsupported protocol version: field 'v' must be 1", None),
     (frame(t="hello", v=1), "field 'page' must be an object", None),
-    (frame(t="hello", v=1, page={"url": "ftp://x"}), "field 'url' must be an http(s) URL", None),
+    (frame(t="hello", v=1, page={"url": "ftp://x"}), URL_ERR, None),
+    (frame(t="page", page={"url": "//evil.example/x"}), URL_ERR, None),
+    (frame(t="page", page={"url": "/\\evil.example/x"}), URL_ERR, None),
+    (frame(t="page", page={"url": "https://shop.example\\@evil.example/"}), URL_ERR, None),
+    (frame(t="page", page={"url": "https://user:pw@shop.example/"}), URL_ERR, None),
+    (frame(t="page", page={"url": "https://shop.example/a b"}), URL_ERR, None),
+    (frame(t="page", page={"url": "https://shop.example/", "ref": "javascript:alert(1)"}),
+     "field 'ref' must be an http(s) URL or a path starting with one '/' (no spaces or backslashes)", None),
+    (frame(t="cart", items=[{"id": "1", "price": 1, "qty": 1, "url": "//evil.example"}], total=1),
+     "items[0]: field 'url' must be an http(s) URL or a path starting with one '/' (no spaces or backslashes)", None),
+    (frame(t="push", id="s2", sub={"endpoint": "https://fcm.googleapis.com/x", "expirationTime": {"a": [[[]]]},
+                                   "keys": {"p256dh": "k", "auth": "a"}}), "field 'expirationTime' must be a number",
+     "s2"),
+    (frame(t="push", id="s3", sub={"endpoint": "/relative", "keys": {"p256dh": "k", "auth": "a"}}),
+     "field 'endpoint' must be an absolute URL", "s3"),
+    (frame(t="push", id="s4", sub={"endpoint": "https://fcm.googleapis.com/x", "keys": {"p256dh": "k!", "auth": "a"}}),
+     "fields 'keys.p256dh' and 'keys.auth' must be base64url", "s4"),
     (frame(t="hello", v=1, page={**PAGE, "kind": "blog"}), "field 'kind' must be one of home, category, "
      "product, cart, checkout, thanks, other", None),
     (frame(t="hello", v=1, page=PAGE, screen=[1]), "field 'screen' must be an object", None),

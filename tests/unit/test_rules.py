@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from server.core import protocol as p
-from server.core.actions import Record, Schedule, Send
+from server.core.actions import Count, Schedule, Send
 from server.core.campaigns import CampaignError, Target, parse_campaign, parse_campaigns_toml
 from server.core.rules import Nudge, SiteRules, decide, nudge_for, pick_variant, render_title, targets
 from server.core.session import Connect, Disconnect, Session, Timer, Timing, feed, new_session
@@ -274,7 +274,7 @@ def test_armed_exit_shown_by_the_widget_is_booked_and_not_rearmed() -> None:
     assert s.shown == {"x1": 1} and s.popup == "x1" and s.hist["x1"][0] == 1
     rev = s.hist_rev
     assert rev > 0  # the I/O layer stores the visitor's history when this moves
-    assert Record("stat", {"cid": "x1", "var": "a", "ev": "shown"}) in acts
+    assert Count("x1", "a", {"shown": 1}) in acts
     assert sends(run(rules, s, p.PopupEv("u2", "x1", "a", "closed"), 4)) == []  # once per session: not re-armed
     assert s.hist_rev == rev + 1 and s.hist["x1"][2] == 1
     run(rules, s, p.Act(), 5)
@@ -332,12 +332,12 @@ def test_attribution_last_touch_within_window() -> None:
     s.popup = ""
     show(rules, s, 12)
     acts = run(rules, s, p.Purchase("o1", "A1", 99.5, "EUR"), 20)
-    stat = [a.data for a in acts if isinstance(a, Record) and a.kind == "stat"]
-    assert len(stat) == 1 and stat[0]["ev"] == "purchase" and stat[0]["revenue"] == 99.5
+    stat = [a for a in acts if isinstance(a, Count)]
+    assert stat == [Count("a1", "a", {"purchase": 1, "revenue": 99.5, "conversion": 1})]  # shown again at 12
     s2 = session()
     show(rules, s2, 10)
     assert [a for a in run(rules, s2, p.Purchase("o2", "A2", 5.0, "EUR"), 10 + 2 * 86_400)
-            if isinstance(a, Record) and a.kind == "stat"] == []
+            if isinstance(a, Count)] == []
 
 
 # ---------------------------------------------------------------- validation and stats

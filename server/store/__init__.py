@@ -1,0 +1,252 @@
+"""The only package that talks to Redis. The key layout is the table in `keys.py`.
+
+Writes on the hot path go through `Writer` (writer.py): a group commit on one dedicated
+connection, WAITAOF on that same connection for acks, and the effects of a client message
+with an id claimed and applied in one step. Reads use a pool.
+
+Durability: what a caller awaits from `writer.commit(durable=True)` is in Redis's append-only
+file and fsynced. Everything else is written through, in order, within a batch of it happening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from ..health import Health
+from ..redact import redact_url
+from .campaigns import Campaigns
+from .deliveries import Deliveries
+from .keys import Keys
+from .leads import Leads
+from .records import Records
+from .timers import Timers
+from .writer import WriteFailed, Writer
+
+log = logging.getLogger("linger.store")
+
+StoreError = RedisError  # anything Redis did not do: callers answer `unavailable` and keep going
+DONE_TTL = 30 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long things are kept, in seconds (0 keeps forever)."""
+
+    records: float = 90 * 86400
+    visitors: float = 400 * 86400
+    leads_unconsented: float = 30 * 86400
+
+
+class Store:
+    def __init__(self, url: str, prefix: str = "lg:", durable_acks: bool = True, pool_size: int = 64,
+                 retention: Retention | None = None, health: Health | None = None) -> None:
+        self.url = url
+        self.safe_url = redact_url(url)
+        self.k = Keys(prefix)
+        self.retention = retention or Retention()
+        self.health = health or Health()
+        # A blocking pool: under a burst, callers wait for a connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=10,
+                                                        health_check_interval=30)
+        self.r: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        self.writer = Writer(url, durable_acks, self.k.fsync, self._writer_state)
+        self.records = Records(self.r, self.writer, self.k, self.retention)
+        self.timers = Timers(self.r, self.writer, self.k)
+        self.leads = Leads(self.r, self.writer, self.k, self.retention, self.records)
+        self.deliveries = Deliveries(self.r, self.writer, self.k)
+        self.campaigns = Campaigns(self.r, self.writer, self.k)
+        self.appendonly: str = "unknown"
+
+    def _writer_state(self, up: bool, why: str) -> None:
+        if up:
+            self.health.ok("redis writes")
+        else:
+            self.health.fail("redis writes", why)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def open(self, wait: float = 10.0) -> None:
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            try:
+                await self.r.ping()
+                break
+            except (RedisError, OSError) as e:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise WriteFailed(f"cannot reach Redis at {self.safe_url}: {e}") from None
+                await asyncio.sleep(0.05)
+        if self.writer.durable_acks:
+            await self._check_appendonly()
+        self.writer.start()
+
+    async def _check_appendonly(self) -> None:
+        try:
+            aof = await self.r.config_get("appendonly")
+        except ResponseError as e:  # managed services often refuse CONFIG
+            log.warning("cannot read appendonly from Redis (%s): durability unknown; every ack still waits "
+                        "for WAITAOF to report a local fsync", e)
+            return
+        value = aof.get(b"appendonly", aof.get("appendonly"))
+        self.appendonly = "yes" if value in (b"yes", "yes") else "no"
+        if self.appendonly == "no":
+            log.warning("Redis at %s has appendonly off: acks follow the write, not an fsync", self.safe_url)
+            self.writer.durable_acks = False
+
+    async def close(self) -> None:
+        await self.writer.close()
+        await self.r.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.r.ping())
+        except (RedisError, OSError):
+            return False
+
+    # ------------------------------------------------------------ sessions and visitors
+
+    async def load_session(self, sid: str) -> dict[str, Any] | None:
+        raw = await self.r.get(self.k.session(sid))
+        return orjson.loads(raw) if raw else None
+
+    async def load_sessions(self, sids: list[str]) -> list[dict[str, Any]]:
+        if not sids:
+            return []
+        raws = await self.r.mget([self.k.session(s) for s in sids])
+        return [orjson.loads(x) for x in raws if x]
+
+    def save_session(self, sid: str, sess: Any, ttl: int) -> None:
+        """Queue the session (a dataclass or dict; orjson serializes either) for the next batch."""
+        self.writer.blob(self.k.session(sid), sess, ttl)
+
+    def index_session(self, site: str, vid: str, sid: str, started: float, ttl: int) -> None:
+        self.writer.cmd("ZADD", self.k.live(site), started, sid)
+        self.writer.cmd("SADD", self.k.visitor_sessions(vid), sid)
+        self.writer.cmd("EXPIRE", self.k.visitor_sessions(vid), ttl)
+
+    def end_session(self, site: str, sid: str) -> None:
+        self.writer.cmd("ZREM", self.k.live(site), sid)
+
+    async def live_sids(self, site: str, limit: int = 1000) -> list[str]:
+        raw = await self.r.zrevrange(self.k.live(site), 0, limit - 1)
+        return [x.decode() for x in raw]
+
+    async def load_visitor(self, vid: str) -> dict[str, Any] | None:
+        raw = await self.r.hgetall(self.k.visitor(vid))
+        if not raw:
+            return None
+        v: dict[str, Any] = {k.decode(): x.decode() for k, x in raw.items()}
+        v["vid"] = vid
+        v["visits"] = int(v.get("visits", 0))
+        v["first_seen"] = float(v.get("first_seen", 0))
+        v["hist"] = orjson.loads(v["hist"]) if v.get("hist") else {}
+        v["engaged"] = v.get("engaged") == "1"
+        return v
+
+    def save_visitor(self, vid: str, fields: dict[str, Any], ttl: int) -> None:
+        """HSET the given visitor fields (hist as JSON) and set the visitor's expiry."""
+        flat: list[Any] = []
+        for k, x in fields.items():
+            flat += [k, orjson.dumps(x) if k == "hist" else (int(x) if isinstance(x, bool) else x)]
+        if flat:
+            self.writer.cmd("HSET", self.k.visitor(vid), *flat)
+        self.writer.cmd("EXPIRE", self.k.visitor(vid), ttl)
+        self.writer.cmd("EXPIRE", self.k.visitor_sessions(vid), ttl)
+
+    # ------------------------------------------------------------ idempotent client messages
+
+    async def is_done(self, vid: str, mid: str) -> bool:
+        return bool(await self.r.sismember(self.k.done(vid), mid))
+
+    @contextmanager
+    def applying(self, vid: str, mid: str) -> Iterator[None]:
+        """Writes queued in this block happen once per (visitor, id), claimed in the same step."""
+        with self.writer.guarded(self.k.done(vid), mid, DONE_TTL):
+            yield
+
+    def publish(self, site: str, event: dict[str, Any]) -> None:
+        self.writer.cmd("PUBLISH", self.k.events_channel(site), orjson.dumps(event), keys=0)
+
+    # ------------------------------------------------------------ pub/sub
+
+    async def broadcast(self, msg: dict[str, Any]) -> None:
+        """A control message to every instance (erasure)."""
+        await self.r.publish(self.k.control_channel, orjson.dumps(msg))
+
+    async def listen(self, on_campaigns: Callable[[str], Awaitable[None]],
+                     on_control: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """Call on_campaigns(site) when any instance changes a site's campaigns, on_control(msg) for
+        control messages (erasure). Runs until cancelled; resubscribes after errors."""
+        while True:
+            pubsub = self.r.pubsub()
+            try:
+                await pubsub.subscribe(self.k.campaigns_channel, self.k.control_channel)
+                self.health.ok("redis pub/sub")
+                async for msg in pubsub.listen():
+                    if msg.get("type") != "message":
+                        continue
+                    if msg["channel"].decode() == self.k.campaigns_channel:
+                        await on_campaigns(msg["data"].decode())
+                    else:
+                        await on_control(orjson.loads(msg["data"]))
+            except (RedisError, OSError) as e:
+                self.health.fail("redis pub/sub", e)
+                await asyncio.sleep(0.5)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except (RedisError, OSError):
+                    pass
+
+    # ------------------------------------------------------------ instances
+
+    async def heartbeat(self, instance: str, now: float, dead_after: float,
+                        may_claim: bool) -> tuple[set[str], list[str]]:
+        """Record this instance as alive. Returns the instances alive within `dead_after` seconds and,
+        if `may_claim`, the silent ones this instance has claimed (each is claimed by exactly one)."""
+        key = self.k.instances
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zadd(key, {instance: now})
+        pipe.zrangebyscore(key, now - dead_after, "+inf")
+        pipe.zrangebyscore(key, "-inf", now - dead_after)
+        _, alive, silent = await pipe.execute()
+        claimed = [i.decode() for i in silent if may_claim and await self.r.zrem(key, i)]
+        return {x.decode() for x in alive}, claimed
+
+    def track_conn(self, instance: str, sid: str, open_: bool) -> None:
+        """Which sessions have sockets on which instance, so a crashed instance's can be closed."""
+        key = self.k.instance_sessions(instance)
+        if open_:
+            self.writer.cmd("SADD", key, sid)
+            self.writer.cmd("EXPIRE", key, 7 * 86400)
+        else:
+            self.writer.cmd("SREM", key, sid)
+
+    async def take_instance_sessions(self, instance: str) -> list[str]:
+        key = self.k.instance_sessions(instance)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.smembers(key)
+        pipe.delete(key)
+        sids, _ = await pipe.execute()
+        return [x.decode() for x in sids]
+
+    async def forget_instance(self, instance: str) -> None:
+        await self.r.zrem(self.k.instances, instance)
+
+    async def instance_ids(self) -> list[str]:
+        return [i.decode() for i in await self.r.zrange(self.k.instances, 0, -1)]
+
+    async def info_memory(self) -> int:
+        info = await self.r.info("memory")
+        return int(info.get("used_memory", 0))
+
+
+__all__ = ["Retention", "Store", "StoreError", "WriteFailed"]

@@ -1,0 +1,61 @@
+"""Campaigns per site (one hash), the seed-once flag, and per-variant result counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from .keys import Keys
+from .writer import Writer
+
+
+class Campaigns:
+    def __init__(self, r: aioredis.Redis, writer: Writer, keys: Keys) -> None:
+        self.r, self.writer, self.k = r, writer, keys
+
+    async def load_all(self, site: str) -> list[dict[str, Any]]:
+        raw = await self.r.hgetall(self.k.campaigns(site))
+        return [orjson.loads(x) for x in raw.values()]
+
+    async def load(self, site: str, cid: str) -> dict[str, Any] | None:
+        raw = await self.r.hget(self.k.campaigns(site), cid)
+        return orjson.loads(raw) if raw else None
+
+    async def save(self, site: str, camp: dict[str, Any]) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(self.k.campaigns(site), camp["id"], orjson.dumps(camp))
+        pipe.set(self.k.campaign_seeded(site), 1)
+        pipe.publish(self.k.campaigns_channel, site)
+        await pipe.execute()
+
+    async def delete(self, site: str, cid: str) -> bool:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hdel(self.k.campaigns(site), cid)
+        pipe.publish(self.k.campaigns_channel, site)
+        removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def seed(self, site: str, camps: list[dict[str, Any]]) -> bool:
+        """Store the seed set once per site (never again, even after the merchant deletes them)."""
+        if not await self.r.set(self.k.campaign_seeded(site), 1, nx=True):
+            return False
+        if camps:
+            await self.r.hset(self.k.campaigns(site), mapping={c["id"]: orjson.dumps(c) for c in camps})
+        return True
+
+    def count(self, site: str, cid: str, var: str, counts: dict[str, float]) -> None:
+        """Queue increments of the campaign's per-variant counters ("shown": 1, "revenue": 89.0, ...)."""
+        if not self.writer.in_guard:  # increments are not idempotent: only the once-only path may count
+            raise RuntimeError("campaign counters are only written inside store.applying()")
+        key = self.k.campaign_stats(site, cid)
+        for name, n in counts.items():
+            if isinstance(n, int):
+                self.writer.cmd("HINCRBY", key, f"{var}:{name}", n)
+            else:
+                self.writer.cmd("HINCRBYFLOAT", key, f"{var}:{name}", repr(n))
+
+    async def stats(self, site: str, cid: str) -> dict[str, float]:
+        raw = await self.r.hgetall(self.k.campaign_stats(site, cid))
+        return {k.decode(): float(x) for k, x in raw.items()}

@@ -1,0 +1,125 @@
+"""Every Redis key Linger writes, in one place. Each starts with `redis.prefix` (default `lg:`).
+
+| key                     | type   | holds                                                          | bounded by |
+|-------------------------|--------|----------------------------------------------------------------|------------|
+| `s:{sid}`               | string | session JSON (core.session.Session)                            | TTL session_timeout + 1 h |
+| `v:{vid}`               | hash   | visitor: site, first_seen, last_seen, visits, last_sid, hist, email, engaged | TTL: the session's until the visitor does more than say hello, then retention.visitors_days |
+| `vs:{vid}`              | set    | the visitor's session ids (erasure)                            | TTL as the visitor |
+| `done:{vid}`            | set    | ids of client messages already applied                         | TTL 30 days |
+| `live:{site}`           | zset   | sid -> started; sessions not yet ended                         | ended sessions leave it |
+| `timers`                | zset   | "kind|sid" -> due (epoch s): leave and end of sessions with no socket | popped or leased, then removed |
+| `rec:{kind}:{site}`     | hash   | record id -> JSON: purchase, push, popupev, alert                | retention.records_days |
+| `recz:{kind}:{site}`    | zset   | record id -> time (order, retention)                           | retention.records_days |
+| `rv:{vid}`              | set    | "kind|record id" of the visitor's records (erasure)            | TTL retention.records_days |
+| `lead:{site}:{email}`   | string | lead JSON (core.leads.merge_lead)                              | TTL retention.leads_unconsented_days until consent is given |
+| `leads:{site}`          | zset   | email -> first seen; the lead list, paged by score             | expired leads are pruned |
+| `leadexp:{site}`        | zset   | email -> when the unconsented lead expires (pruning)           | pruned when due |
+| `ev:{site}:{email}`     | set    | every visitor identified by this address, uncapped (erasure)   | as the lead |
+| `wh:{id}`               | string | a pending webhook delivery (site, url, event, body, attempts)  | TTL 7 days; deleted when done |
+| `whq`                   | zset   | delivery id -> when to try next (leased while in flight)        | done deliveries leave it |
+| `wv:{vid}`              | set    | the visitor's pending delivery ids (erasure)                   | TTL 7 days |
+| `whlog:{site}`          | list   | delivery log, newest first, no payloads                        | 1000 entries |
+| `camp:{site}`           | hash   | campaign id -> campaign JSON                                   | merchant-made |
+| `campseed:{site}`       | string | set once the site's seed campaigns were loaded                 | one per site |
+| `cstat:{site}:{cid}`    | hash   | "{variant}:{event}" -> count, "{variant}:revenue" -> sum       | campaigns that exist (events for others are refused) |
+| `instances`             | zset   | instance id -> last heartbeat                                  | dead ones are claimed and removed |
+| `inst:{instance}`       | set    | sessions with a socket on that instance                        | TTL 7 days |
+| `fsync`                 | string | a counter the writer bumps so WAITAOF has a write of its own to wait for | one key |
+| `campaigns`             | pubsub | a site key whose campaigns changed (every instance reloads)    | |
+| `control`               | pubsub | {"erase": [vids]}: every instance drops those sessions          | |
+| `events:{site}`         | pubsub | notable session events (left, idle, purchase, ...)             | |
+
+No key that client input creates lacks a TTL or a bound: ids, visitors and records expire, popup
+events are accepted only for campaigns that exist, and lists are capped.
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.p = prefix
+
+    def session(self, sid: str) -> str:
+        return f"{self.p}s:{sid}"
+
+    def visitor(self, vid: str) -> str:
+        return f"{self.p}v:{vid}"
+
+    def visitor_sessions(self, vid: str) -> str:
+        return f"{self.p}vs:{vid}"
+
+    def done(self, vid: str) -> str:
+        return f"{self.p}done:{vid}"
+
+    def live(self, site: str) -> str:
+        return f"{self.p}live:{site}"
+
+    @property
+    def timers(self) -> str:
+        return f"{self.p}timers"
+
+    def records(self, kind: str, site: str) -> str:
+        return f"{self.p}rec:{kind}:{site}"
+
+    def records_by_time(self, kind: str, site: str) -> str:
+        return f"{self.p}recz:{kind}:{site}"
+
+    def visitor_records(self, vid: str) -> str:
+        return f"{self.p}rv:{vid}"
+
+    def lead(self, site: str, email: str) -> str:
+        return f"{self.p}lead:{site}:{email}"
+
+    def leads(self, site: str) -> str:
+        return f"{self.p}leads:{site}"
+
+    def lead_expiry(self, site: str) -> str:
+        return f"{self.p}leadexp:{site}"
+
+    def email_visitors(self, site: str, email: str) -> str:
+        return f"{self.p}ev:{site}:{email}"
+
+    def delivery(self, did: str) -> str:
+        return f"{self.p}wh:{did}"
+
+    @property
+    def delivery_queue(self) -> str:
+        return f"{self.p}whq"
+
+    def visitor_deliveries(self, vid: str) -> str:
+        return f"{self.p}wv:{vid}"
+
+    def delivery_log(self, site: str) -> str:
+        return f"{self.p}whlog:{site}"
+
+    def campaigns(self, site: str) -> str:
+        return f"{self.p}camp:{site}"
+
+    def campaign_seeded(self, site: str) -> str:
+        return f"{self.p}campseed:{site}"
+
+    def campaign_stats(self, site: str, cid: str) -> str:
+        return f"{self.p}cstat:{site}:{cid}"
+
+    @property
+    def instances(self) -> str:
+        return f"{self.p}instances"
+
+    def instance_sessions(self, instance: str) -> str:
+        return f"{self.p}inst:{instance}"
+
+    @property
+    def fsync(self) -> str:
+        return f"{self.p}fsync"
+
+    @property
+    def campaigns_channel(self) -> str:
+        return f"{self.p}campaigns"
+
+    @property
+    def control_channel(self) -> str:
+        return f"{self.p}control"
+
+    def events_channel(self, site: str) -> str:
+        return f"{self.p}events:{site}"
