@@ -37,7 +37,13 @@ def json(data: object, status: int = 200) -> Response:
 
 
 async def render_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+    """The one place errors become responses: JSON under /api, Starlette's plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if not isinstance(exc, ApiError):
+        if not request.url.path.startswith("/api/"):
+            return Response(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        exc = ApiError(exc.status_code, code, str(exc.detail))
     body: dict[str, Any] = {"code": exc.code, "msg": exc.msg}
     if exc.field is not None:
         body["field"] = exc.field

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -138,7 +139,7 @@ def create_app(cfg: Config) -> Starlette:
         routes += demo.routes()
     routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WidgetSocketFastPath)],
-                    exception_handlers={api.ApiError: api.render_error})
+                    exception_handlers={HTTPException: api.render_error})
     app.state.cfg = cfg
     app.state.metrics = metrics
     return app

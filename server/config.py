@@ -264,10 +264,10 @@ SETTINGS: tuple[Setting, ...] = (
             "0: forever.", _num(0, 36_500)),
     Setting("retention.visitors_days", 400.0, "A visitor (and their sessions index and applied ids) is kept this "
             "long after their last visit. A visitor who only said hello expires with the session.",
-            _num(0.0001, 36_500)),
+            _num(0.000001, 36_500)),
     Setting("retention.leads_unconsented_days", 30.0, "Leads captured without consent are kept this long after "
             "their last capture, then deleted with their address on every visitor. Leads with consent stay until "
-            "erased.", _num(0.0001, 36_500)),
+            "erased.", _num(0.000001, 36_500)),
     Setting("retention.sweep_s", 60.0, "How often expired records and leads are swept out of the lists.",
             _num(0.05, 86_400)),
     Setting("push.allowed_hosts", ["fcm.googleapis.com", "updates.push.services.mozilla.com", "web.push.apple.com",

@@ -14,7 +14,7 @@ import re
 
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^/@:\s]*)(?::[^/@\s]*)?@", re.I)
 _QUERY = re.compile(r"(?P<url>[a-z][a-z0-9+.\-]*://[^\s?#\"']*|(?<![\w.])/[^\s?#\"']*)[?#][^\s\"']*", re.I)
-_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+=?^_`{|}~.\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 
 
 def redact_url(url: str) -> str:
@@ -38,13 +38,16 @@ def redact_text(text: str) -> str:
 
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):  # keep the shape: uvicorn's access formatter reads the args
+            record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_text(record.msg)
         try:
             msg = record.getMessage()
         except Exception:  # a broken format string: leave it to logging's own error path
             return True
-        clean = redact_text(msg)
-        if clean != msg or record.args:
-            record.msg, record.args = clean, None
+        if redact_text(msg) != msg and record.name != "uvicorn.access":  # pieces that only combine into one
+            record.msg, record.args = redact_text(msg), None
         return True
 
 

@@ -36,8 +36,8 @@ def _toml(doc: dict[str, Any]) -> str:
 
 
 class Server:
-    def __init__(self, tmp: Path, overrides: dict[str, dict[str, Any]] | None = None, port: int | None = None,
-                 site: dict[str, Any] | None = None):
+    def __init__(self, tmp: Path, overrides: dict[str, Any] | None = None, port: int | None = None,
+                 site: dict[str, Any] | None = None, more_sites: list[dict[str, Any]] | None = None):
         self.tmp = tmp
         self.port = port or free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
@@ -48,6 +48,8 @@ class Server:
             "sites": [{"key": "demo", "name": "Demo", "origins": [self.origin, f"http://localhost:{self.port}"],
                        **(site or {})}],
         }
+        doc["sites"] += more_sites or []
+        tmp.mkdir(parents=True, exist_ok=True)
         for section, body in (overrides or {}).items():
             doc.setdefault(section, {}).update(body)
         self.config = tmp / "config.toml"
@@ -112,9 +114,9 @@ class Server:
 
 
 def hello(vid: str | None = None, sid: str | None = None, url: str = "https://shop.example/p/42",
-          kind: str = "product", **extra: Any) -> dict[str, Any]:
+          kind: str = "product", ref: str = "", **extra: Any) -> dict[str, Any]:
     return {"t": "hello", "v": 1, "vid": vid, "sid": sid,
-            "page": {"url": url, "title": "Red shoe", "ref": "", "kind": kind},
+            "page": {"url": url, "title": "Red shoe", "ref": ref, "kind": kind},
             "screen": {"w": 1280, "h": 800, "touch": False}, "lang": "en", "tz": "Europe/Warsaw",
             "gpc": False, "push": "default", **extra}
 
@@ -161,3 +163,94 @@ def show_form(srv: Server, ws: ClientConnection, mid: str = "shown-1") -> dict[s
     send(ws, {"t": "popup", "id": mid, "cid": popup["cid"], "var": popup["var"], "ev": "shown"})
     assert next_msg(ws, "ack") == {"t": "ack", "id": mid}
     return popup
+
+
+class Valkey:
+    """A Redis-compatible server of the test's own (the valkey binary Linger embeds), on a TCP port,
+    with any extra server arguments: a stand-in for an operator's or a managed Redis."""
+
+    def __init__(self, tmp: Path, *args: str, password: str = "") -> None:
+        from server.embedded import find_binary
+
+        self.dir = tmp
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.password = password
+        self.args = [find_binary() or "valkey-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                     "--dir", str(tmp), "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+                     "--logfile", str(tmp / "valkey.log"), *args]
+        if password:
+            self.args += ["--requirepass", password]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> Valkey:
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("valkey did not start")
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def embedded_client(srv: Server) -> Any:
+    """A sync client on a test server's embedded valkey (its unix socket)."""
+    import redis
+
+    return redis.Redis.from_url(f"unix://{srv.tmp / 'var' / 'redis' / 'redis.sock'}")
+
+
+def wait_for(pred: Any, timeout: float = 5, every: float = 0.02) -> Any:
+    """Poll until pred() is truthy; returns its value, or fails naming the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(every)
+
+
+def run_async(make: Any) -> Any:
+    """asyncio.run(make()) in a thread of its own: Playwright's sync API may be running an event loop
+    in this one (the browser fixture lives for the whole session)."""
+    import asyncio
+    import threading
+
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = asyncio.run(make())
+        except BaseException as e:  # handed to the caller
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")

@@ -27,6 +27,7 @@ class Cluster:
         self.dead_after = DEAD_AFTER_BEATS * heartbeat_s
         self.alive: set[str] = {instance}
         self.ok_since: float | None = None  # first heartbeat of the current unbroken run
+        self.last_ok: float | None = None
         self._take_over = take_over
 
     def may_claim(self, now: float) -> bool:
@@ -42,8 +43,10 @@ class Cluster:
             self.health.fail("heartbeat", e)
             return
         self.health.ok("heartbeat")
-        if self.ok_since is None:
-            self.ok_since = now
+        done = self.clock()
+        if self.ok_since is None or self.last_ok is None or done - self.last_ok > 2 * self.heartbeat_s:
+            self.ok_since = done  # we were silent ourselves (Redis stalled or down): start counting again
+        self.last_ok = done
         for inst in dead:
             await self._take_over(inst)
 

@@ -46,8 +46,8 @@ class Leads:
             self.writer.cmd("ZREM", self.k.lead_expiry(site), email)
         self.writer.cmd("ZADD", self.k.leads(site), "NX", lead["first_seen"], email)
         self.writer.cmd("SADD", evk, vid)
-        if ttl:
-            self.writer.cmd("EXPIRE", evk, ttl)
+        if ttl:  # outlives the lead by a day, so the sweep can still take the address off its visitors
+            self.writer.cmd("EXPIRE", evk, ttl + 86400)
         else:
             self.writer.cmd("PERSIST", evk)
         self.writer.cmd("HSET", self.k.visitor(vid), "email", email)

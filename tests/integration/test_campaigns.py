@@ -227,3 +227,38 @@ def test_export_import_round_trip_as_toml(tmp_path: Path) -> None:
         assert r.returncode == 2 and "campaigns[0].trigger.exit[0]" in r.stderr and "nothing was imported" in r.stderr
     finally:
         srv.stop()
+
+
+def test_repeat_buyers_convert_once_per_impression_and_stats_stay_defined(tmp_path: Path) -> None:
+    """One shopper sees the popup once and buys three times: one conversion (rate 1.0, not 3.0),
+    three purchases and their revenue; with two variants in that state /stats still answers."""
+    srv = campaign_server(tmp_path).start()
+    try:
+        ab = {**WELCOME, "id": "ab", "target": {}, "variants": [{"id": "a", "content": {"headline": "A"}},
+                                                               {"id": "b", "content": {"headline": "B"}}]}
+        assert api(srv, "POST", "/api/v1/campaigns?site=demo", ab).status_code == 201
+        seen: dict[str, int] = {}
+        for _ in range(40):
+            ws, _ = open_session(srv)
+            with ws:
+                popup = next_msg(ws, "popup")
+                var = popup["var"]
+                if var in seen:
+                    continue
+                seen[var] = 1
+                send(ws, {"t": "popup", "id": "s1", "cid": "ab", "var": var, "ev": "shown"})
+                assert next_msg(ws, "ack")["id"] == "s1"
+                buys = 3 if var == "a" else 0
+                for n in range(buys):
+                    send(ws, {"t": "purchase", "id": f"o{n}", "order": f"A{n}", "total": 10, "currency": "EUR"})
+                    assert next_msg(ws, "ack")["id"] == f"o{n}"
+            if len(seen) == 2:
+                break
+        r = api(srv, "GET", "/api/v1/campaigns/ab/stats?site=demo")
+        assert r.status_code == 200, r.text
+        a, b = r.json()["variants"]
+        assert (a["impressions"], a["conversions"], a["purchases"], a["revenue"]) == (1, 1, 3, 30.0)
+        assert a["conversion_rate"] == 1.0 and b["conversion_rate"] == 0.0
+        assert 0.0 <= b["vs_first"]["p_value"] <= 1.0
+    finally:
+        srv.stop()

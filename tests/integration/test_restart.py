@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support import FAST, Server, open_session, recv, send
@@ -104,6 +106,42 @@ def test_sessions_of_a_killed_instance_are_closed_by_another(tmp_path: Path) -> 
         ws.close()
         s = a.wait_session(ready["sid"], lambda s: s["state"] == "left", timeout=8)
         assert s["connected"] == 0
+    finally:
+        a.stop()
+        b.stop()
+        redis.stop()
+
+
+@pytest.mark.parametrize("outage", ["stalled", "restarted"])
+def test_instances_do_not_declare_each_other_dead_after_a_redis_outage(tmp_path: Path, outage: str) -> None:
+    """Redis stops answering for longer than the dead-after period, then comes back. Every instance
+    was silent; none may claim the others (it must first be healthy for the whole period itself)."""
+    from tests.support import Valkey, wait_for
+
+    redis = Valkey(tmp_path / "shared").start()
+    fast = FAST | {"server": {"heartbeat_s": 0.2}, "redis": {"url": redis.url}}  # dead after 1.2 s
+    a = Server(tmp_path / "a", fast).start()
+    b = Server(tmp_path / "b", fast).start()
+    try:
+        wa, ra = open_session(a)
+        wb, rb = open_session(b)
+        if outage == "stalled":
+            redis.signal(signal.SIGSTOP)
+            time.sleep(2.5)
+            redis.signal(signal.SIGCONT)
+        else:
+            redis.stop()
+            time.sleep(2.5)
+            redis.start()
+        wait_for(lambda: httpx.get(f"{a.url}/healthz").status_code == 200
+                 and httpx.get(f"{b.url}/healthz").status_code == 200, timeout=10)
+        time.sleep(2.0)  # longer than dead-after once everyone is back
+        for srv, ready in ((a, ra), (b, rb)):
+            s = srv.session(ready["sid"])
+            assert s["connected"] == 1 and s["state"] == "active", s
+        assert "stopped answering" not in a.log.read_text() + b.log.read_text()
+        wa.close()
+        wb.close()
     finally:
         a.stop()
         b.stop()
