@@ -14,7 +14,7 @@
 | `lead:{site}:{email}`   | string | lead JSON (core.leads.merge_lead)                              | TTL retention.leads_unconsented_days until consent is given |
 | `leads:{site}`          | zset   | email -> first seen; the lead list, paged by score             | expired leads are pruned |
 | `leadexp:{site}`        | zset   | email -> when the unconsented lead expires (pruning)           | pruned when due |
-| `ev:{site}:{email}`     | set    | every visitor identified by this address, uncapped (erasure)   | as the lead |
+| `ev:{site}:{email}`     | set    | every visitor identified by this address, uncapped (erasure)   | a day longer than the lead, or until erased |
 | `wh:{id}`               | string | a pending webhook delivery (site, url, event, body, attempts)  | TTL 7 days; deleted when done |
 | `whq`                   | zset   | delivery id -> when to try next (leased while in flight)        | done deliveries leave it |
 | `wv:{vid}`              | set    | the visitor's pending delivery ids (erasure)                   | TTL 7 days |

@@ -258,6 +258,8 @@ act_every_ms = 100
 [limits]
 frames_per_second = 10000
 frame_burst = 100000
+sockets_per_ip = 0                # every simulated shopper comes from 127.0.0.1
+new_visitors_per_ip_per_min = 0
 [[sites]]
 key = "bench"
 origins = ["http://127.0.0.1:{port}"]
