@@ -148,7 +148,8 @@ class Store:
         v["visits"] = int(v.get("visits", 0))
         v["first_seen"] = float(v.get("first_seen", 0))
         v["hist"] = orjson.loads(v["hist"]) if v.get("hist") else {}
-        v["engaged"] = v.get("engaged") == "1"
+        # visitors stored before "engaged" existed count as engaged if they left any trace
+        v["engaged"] = v.get("engaged") == "1" or ("engaged" not in v and bool(v["hist"] or v.get("email")))
         return v
 
     def save_visitor(self, vid: str, fields: dict[str, Any], ttl: int) -> None:
