@@ -80,6 +80,13 @@ var start = guard(function () {
   var transport = new Transport(wsUrl, hello, onMessage);
   var exit = null;
 
+  // No currency: the field is left out and the server uses the site's (never "", never a guess).
+  function withCurrency(msg, c) {
+    c = String(c || "").trim().toUpperCase();
+    if (c) msg.currency = c;
+    return msg;
+  }
+
   // Item links the server would refuse (//host, /\host, javascript:, spaces) are left out, not the cart.
   function item(it) {
     var out = {};
@@ -92,11 +99,11 @@ var start = guard(function () {
     cart: function (d) {
       if (d.items != null && !Array.isArray(d.items)) return report("cart: items must be a list");
       var items = (d.items || []).slice(0, 100).map(function (it) { return it && typeof it === "object" ? item(it) : it; });
-      transport.send({ t: "cart", items: items, total: +d.total || 0, currency: String(d.currency || "").toUpperCase() });
+      transport.send(withCurrency({ t: "cart", items: items, total: +d.total || 0 }, d.currency));
     },
     purchase: function (d) {
-      transport.sendDurable({ t: "purchase", order: String(d.order || ""), total: +d.total || 0,
-                              currency: String(d.currency || "").toUpperCase() });
+      transport.sendDurable(withCurrency({ t: "purchase", order: String(d.order || ""), total: +d.total || 0 },
+                                         d.currency));
     },
     page: function (d) {
       if (d && d.kind) setKind(d.kind);
@@ -111,6 +118,8 @@ var start = guard(function () {
   });
   api.loaded = true;
   api.state = state;
+  // read-only: reconnects since a socket last stayed up (tests, and anyone debugging a shop)
+  Object.defineProperty(state, "attempt", { enumerable: true, get: function () { return transport.attempt(); } });
   api.version = 1;
   window.linger = api;
   transport.start();
