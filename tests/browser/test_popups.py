@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser.helpers import OUTBOX
 from tests.support import FAST, TOKEN, Server
 
 BOX = "linger-popup >> .box"
@@ -164,7 +165,7 @@ def test_popup_email_form_captures_a_lead(page: Any, promo: Server, campaigns: A
                 if x["email"] == "ada@example.com")
     assert lead["source"] == "popup" and lead["campaign"] == "signup" and lead["consent"]["given"] is True
     assert lead["consent"]["text"] == "Send me offers"
-    page.wait_for_function("JSON.parse(localStorage.getItem('linger.outbox') || '[]').length === 0")
+    page.wait_for_function(f"{OUTBOX} === 0")
 
 
 def test_ab_variant_sticks_across_reloads(page: Any, promo: Server, campaigns: Any) -> None:
@@ -264,3 +265,16 @@ def test_scroll_depth_trigger(page: Any, promo: Server, campaigns: Any) -> None:
     assert page.locator("linger-popup").count() == 0
     page.mouse.wheel(0, 5000)  # to the bottom of the page: act carries depth 100
     page.locator(BOX).wait_for(state="visible", timeout=5000)
+
+
+def test_popup_links_to_other_hosts_are_not_rendered(page: Any, promo: Server, campaigns: Any) -> None:
+    # `//host` and `/\host` look like paths but lead to another host; the campaign API lets them through
+    campaigns("sneaky", trigger={"delay_s": 0.1}, frequency={"per": "page", "stop_after_close": False},
+              variants=[{"content": {"headline": "Sneaky", "image": "//evil.example/i.png",
+                                     "cta": {"label": "Go", "url": "/\\evil.example/x"}}}])
+    page.goto(f"{promo.url}/demo")
+    ready(page)
+    page.locator(BOX).wait_for(state="visible", timeout=5000)
+    assert page.locator("linger-popup >> #lg-h").text_content() == "Sneaky"
+    assert page.locator("linger-popup >> a").count() == 0
+    assert page.locator("linger-popup >> img").count() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.browser.helpers import OUTBOX
 from tests.support import FAST, Server
 
 
@@ -85,7 +86,7 @@ def test_checkout_purchase_survives_navigation_via_the_outbox(page: Any, shop: S
     page.click("#place-order")
     page.wait_for_url("**/demo/thanks**")
     ready(page)
-    page.wait_for_function("JSON.parse(localStorage.getItem('linger.outbox') || '[]').length === 0")
+    page.wait_for_function(f"{OUTBOX} === 0")
     s = shop.wait_session(ids["sid"], lambda s: s["purchases"] == 1)
     assert s["converted"] and s["revenue"] == 139 and s["page"]["kind"] == "thanks"
     assert page.console_errors == []

@@ -2,7 +2,8 @@
 // Merchants (and the demo shop) call window.linger(cmd, data); calls made before load wait in linger.q.
 import { guard, load, save, report } from "./util.js";
 import { Transport } from "./transport.js";
-import { current, setKind, watchNavigation } from "./page.js";
+import { current, setKind, setKeep, watchNavigation } from "./page.js";
+import { link } from "./url.js";
 import { watchActivity, watchExit } from "./signals.js";
 import { Popups } from "./popup.js";
 import { watchEmails } from "./capture.js";
@@ -55,6 +56,7 @@ var start = guard(function () {
       save(VID, msg.vid); save(SID, msg.sid);
       state.vid = msg.vid; state.sid = msg.sid; state.connected = true; state.resumed = msg.resumed;
       settings = msg.settings || settings;
+      setKeep(settings.keep_params);
       armed = null;
       (msg.armed || []).forEach(onMessage);
     } else if (msg.t === "nudge") {
@@ -78,14 +80,30 @@ var start = guard(function () {
   var transport = new Transport(wsUrl, hello, onMessage);
   var exit = null;
 
+  // No currency: the field is left out and the server uses the site's (never "", never a guess).
+  function withCurrency(msg, c) {
+    c = String(c || "").trim().toUpperCase();
+    if (c) msg.currency = c;
+    return msg;
+  }
+
+  // Item links the server would refuse (//host, /\host, javascript:, spaces) are left out, not the cart.
+  function item(it) {
+    var out = {};
+    for (var k in it) if (Object.prototype.hasOwnProperty.call(it, k)) out[k] = it[k];
+    ["url", "image"].forEach(function (k) { if (k in out && !link(out[k])) delete out[k]; });
+    return out;
+  }
+
   var commands = {
     cart: function (d) {
-      transport.send({ t: "cart", items: (d.items || []).slice(0, 100), total: +d.total || 0,
-                       currency: String(d.currency || "").toUpperCase() });
+      if (d.items != null && !Array.isArray(d.items)) return report("cart: items must be a list");
+      var items = (d.items || []).slice(0, 100).map(function (it) { return it && typeof it === "object" ? item(it) : it; });
+      transport.send(withCurrency({ t: "cart", items: items, total: +d.total || 0 }, d.currency));
     },
     purchase: function (d) {
-      transport.sendDurable({ t: "purchase", order: String(d.order || ""), total: +d.total || 0,
-                              currency: String(d.currency || "").toUpperCase() });
+      transport.sendDurable(withCurrency({ t: "purchase", order: String(d.order || ""), total: +d.total || 0 },
+                                         d.currency));
     },
     page: function (d) {
       if (d && d.kind) setKind(d.kind);
@@ -100,6 +118,8 @@ var start = guard(function () {
   });
   api.loaded = true;
   api.state = state;
+  // read-only: reconnects since a socket last stayed up (tests, and anyone debugging a shop)
+  Object.defineProperty(state, "attempt", { enumerable: true, get: function () { return transport.attempt(); } });
   api.version = 1;
   window.linger = api;
   transport.start();

@@ -1,9 +1,17 @@
 // What page is this: url, title, referrer and kind (meta tag, merchant override, or URL heuristics).
-import { on } from "./util.js";
+import { on, load, save } from "./util.js";
+import { cleanPageUrl } from "./url.js";
 
 var KINDS = ["home", "category", "product", "cart", "checkout", "thanks", "other"];
 var loadedAt = location.href;
 var override = null; // {url, kind}: a merchant's linger('page', {kind}) for the URL it was made on
+var KEEP = "linger.keep";
+var keep = load(KEEP, []); // the site's keep_params from the last `ready`, so this page's hello can use them
+
+export function setKeep(list) {
+  keep = Array.isArray(list) ? list.filter(function (k) { return typeof k === "string"; }) : [];
+  save(KEEP, keep);
+}
 
 export function setKind(kind) { override = KINDS.indexOf(kind) >= 0 ? { url: location.href, kind: kind } : null; }
 
@@ -24,9 +32,9 @@ export function current() {
   var kind = override && override.url === location.href ? override.kind
     : meta && KINDS.indexOf(meta.content) >= 0 ? meta.content : guessKind(location.pathname);
   return {
-    url: location.href.slice(0, 2048),
+    url: cleanPageUrl(location.href, keep),
     title: (document.title || "").slice(0, 512),
-    ref: (document.referrer || "").slice(0, 2048),
+    ref: cleanPageUrl(document.referrer, keep),
     kind: kind,
   };
 }

@@ -2,6 +2,7 @@
 // cannot leak out. Merchant text goes in with textContent and attributes only, never as HTML.
 // Accessible: role=dialog, labelled, focus trapped (modal) and restored, Esc and backdrop close.
 import { guard } from "./util.js";
+import { link } from "./url.js";
 
 var CSS =
   ":host{all:initial}" +
@@ -38,9 +39,8 @@ var COLOR = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/;
 var EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 var sheet = null;
 
-function safeUrl(u) {
-  return typeof u === "string" && (/^https?:\/\//i.test(u) || (u.charAt(0) === "/" && u.charAt(1) !== "/")) ? u : "";
-}
+// http(s) or a path with one leading slash; never `//host` or `/\host` (other hosts to a browser)
+var safeUrl = link;
 
 function el(tag, attrs, text) {
   var e = document.createElement(tag);
