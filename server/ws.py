@@ -252,7 +252,7 @@ async def _read_loop(conn: Conn, sess: Session) -> None:
         if text is None:
             return
         if not conn.bucket.take(live.clock()):
-            if not await conn.error("rate_limited", "too many frames; slow down"):
+            if not await conn.error("rate_limited", "too many frames; slow down", p.frame_id(text)):
                 return
             continue
         try:

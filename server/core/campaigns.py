@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .urls import is_url
+
 KINDS = ("welcome", "exit", "idle", "hint", "push_prompt", "custom")
 STATUSES = ("draft", "live", "paused")
 LAYOUTS = ("modal", "slide", "bar")
@@ -184,8 +186,9 @@ class _R:
 
 def _url(r: _R, key: str) -> str:
     v = r.text(key, 2048, default="")
-    if v and not (v.startswith("https://") or v.startswith("http://") or v.startswith("/")):
-        raise CampaignError(r.f(key), "must be an http(s) URL or a path starting with /")
+    if v and not is_url(v):
+        raise CampaignError(r.f(key), "must be an http(s) URL or a path starting with one / (no spaces or "
+                            "backslashes)")
     return v
 
 

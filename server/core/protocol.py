@@ -276,6 +276,8 @@ def _cart(o: dict[str, Any]) -> Cart:
         if not isinstance(it, dict):
             raise BadMessage(f"items[{n}] must be an object")
         try:
+            if isinstance(it.get("id"), int) and not isinstance(it.get("id"), bool):
+                it = {**it, "id": str(it["id"])}  # numeric ids are common; the protocol's are strings
             items.append(Item(
                 id=_str(it, "id", max_len=128),
                 name=_str(it, "name", required=False),
@@ -342,6 +344,16 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
 
 WIRE_TYPE: dict[type, str] = {Hello: "hello", PageMsg: "page", Cart: "cart", Act: "act", Vis: "vis", Exit: "exit",
                               Email: "email", Push: "push", PopupEv: "popup", Purchase: "purchase"}
+
+
+def frame_id(data: str | bytes) -> str | None:
+    """The `id` of a frame that will not be parsed (rate-limited), so the client knows which one."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    mid = obj.get("id") if isinstance(obj, dict) else None
+    return mid if isinstance(mid, str) and ID_RE.match(mid) else None
 
 
 def parse(data: str | bytes) -> Message:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 # scheme://host[:port] then the rest; no userinfo, no backslash, no whitespace or control characters
-_ABS = re.compile(r"(https?)://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?([/?#][^\s\\]*)?", re.ASCII)
+_ABS = re.compile(r"(https?)://([A-Za-z0-9._\-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?([/?#][^\s\\]*)?", re.ASCII)
 _REL = re.compile(r"/(?![/\\])[^\s\\]*", re.ASCII)
 _BAD_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 

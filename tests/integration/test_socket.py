@@ -226,3 +226,17 @@ def test_the_same_id_on_two_sockets_at_once_is_applied_once(server: Server) -> N
             assert [recv(ws) for _ in range(5)] == [{"t": "ack", "id": "twin-1"}] * 5
         s = server.session(ready["sid"])
         assert s["purchases"] == 1 and s["revenue"] == 10
+
+
+def test_a_rate_limited_message_is_named_in_its_error(server: Server) -> None:
+    ws, _ = open_session(server)
+    with ws:
+        for n in range(75):  # frame_burst 60 (+20/s): the last ten or so are over the limit, under max_bad_frames
+            send(ws, {"t": "purchase", "id": f"rl{n}", "order": "A", "total": 1, "currency": "EUR"})
+        refs = set()
+        for _ in range(75):
+            msg = recv(ws)
+            if msg["t"] == "error":
+                assert msg["code"] == "rate_limited"
+                refs.add(msg["ref"])
+        assert refs and all(r and r.startswith("rl") for r in refs)

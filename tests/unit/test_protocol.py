@@ -115,3 +115,14 @@ def test_nan_and_infinity_are_rejected() -> None:
                 '{"t":"purchase","id":"a","order":"o","total":1e999,"currency":"EUR"}'):
         with pytest.raises(p.BadMessage):
             p.parse(raw)
+
+
+def test_numeric_item_ids_are_taken_as_strings() -> None:
+    cart = p.parse(frame(t="cart", items=[{"id": 42, "name": "x", "price": 1, "qty": 1}], total=1))
+    assert isinstance(cart, p.Cart) and cart.items[0].id == "42" and cart.currency == ""
+
+
+def test_the_id_of_a_frame_that_is_not_parsed() -> None:
+    assert p.frame_id('{"t":"purchase","id":"abc-1"}') == "abc-1"
+    assert p.frame_id('{"t":"purchase","id":"has space"}') is None
+    assert p.frame_id("[1]") is None and p.frame_id("nope") is None

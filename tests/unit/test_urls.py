@@ -108,3 +108,16 @@ def test_admit_refuses_push_endpoints_off_the_list() -> None:
         admit(p.Push("s1", sub), POLICY)
     assert err.value.ref == "s1" and "push.allowed_hosts" in err.value.reason
     assert admit(p.Push("s2", denied=True), POLICY) == p.Push("s2", denied=True)
+
+
+def test_hosts_may_have_underscores_and_campaign_links_follow_the_same_rule() -> None:
+    from server.core.campaigns import CampaignError, parse_campaign
+
+    assert is_url("https://my_shop.internal/p/1")
+    base = {"id": "c", "name": "c", "kind": "hint", "trigger": {"delay_s": 1}}
+    for bad in ("//evil.example/x.png", "/\\evil.example/x.png", "/a b.png"):
+        with pytest.raises(CampaignError) as err:
+            parse_campaign({**base, "variants": [{"content": {"headline": "h", "image": bad}}]})
+        assert err.value.field == "variants[0].content.image"
+    parse_campaign({**base, "variants": [{"content": {"headline": "h", "image": "/img/a.png",
+                                                      "cta": {"label": "Go", "url": "https://shop.example/sale"}}}]})

@@ -81,9 +81,11 @@ var start = guard(function () {
   var exit = null;
 
   // No currency: the field is left out and the server uses the site's (never "", never a guess).
+  // A currency that is not a 3-letter code is left out (the site's is used) rather than losing the message.
   function withCurrency(msg, c) {
     c = String(c || "").trim().toUpperCase();
-    if (c) msg.currency = c;
+    if (/^[A-Z]{3}$/.test(c)) msg.currency = c;
+    else if (c) report("currency " + c + " is not a 3-letter code: the site's currency is used");
     return msg;
   }
 
@@ -92,6 +94,9 @@ var start = guard(function () {
     var out = {};
     for (var k in it) if (Object.prototype.hasOwnProperty.call(it, k)) out[k] = it[k];
     ["url", "image"].forEach(function (k) { if (k in out && !link(out[k])) delete out[k]; });
+    if (typeof out.id === "number") out.id = String(out.id); // shops often use numeric ids
+    if (typeof out.price === "string" && out.price !== "" && isFinite(+out.price)) out.price = +out.price;
+    if (typeof out.qty === "string" && /^\d+$/.test(out.qty)) out.qty = +out.qty;
     return out;
   }
 

@@ -5,7 +5,7 @@
 var MAX_URL = 2048;
 var BAD = /[\s\x00-\x1f\x7f\\]/;
 // http(s)://host[:port] followed by the end, a path, a query or a fragment: no userinfo
-var ABS = /^https?:\/\/([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?([/?#]|$)/;
+var ABS = /^https?:\/\/([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?([/?#]|$)/;
 // one slash, then anything but a second slash or a backslash (`//host` and `/\host` are other hosts)
 var REL = /^\/(?![/\\])/;
 
