@@ -52,6 +52,13 @@ async def render_error(request: Request, exc: Exception) -> Response:
                     headers=headers)
 
 
+async def render_unavailable(request: Request, exc: Exception) -> Response:
+    """Redis failed under a request: a JSON 503 the caller can retry, never a traceback."""
+    log.error("%s %s: redis: %s", request.method, request.url.path, exc)
+    return await render_error(request, ApiError(503, "unavailable", "storage is unavailable right now; try again "
+                                                "shortly"))
+
+
 def _token(request: Request) -> ApiToken:
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and presented:
@@ -139,9 +146,12 @@ async def get_session(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     live = live_of(request)
-    ok = await live.store.ping()
-    body = {"ok": ok, "redis": "up" if ok else "down", "instance": live.instance,
-            "connections": sum(len(s) for s in live.sockets.values()), "problems": live.health.problems()}
+    reachable = await live.store.ping()
+    writing = not live.store.writer.failing  # reachable but full or read-only is not healthy either
+    ok = reachable and writing
+    body = {"ok": ok, "redis": "up" if ok else ("refusing writes" if reachable else "down"),
+            "instance": live.instance, "connections": sum(len(s) for s in live.sockets.values()),
+            "problems": live.health.problems()}
     return json(body, 200 if ok else 503)
 
 

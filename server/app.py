@@ -28,7 +28,7 @@ from .health import Health
 from .janitor import Janitor
 from .live import Live
 from .metrics import Metrics
-from .store import Retention, Store
+from .store import Retention, Store, StoreError
 from .webhooks import Deliverer
 from .ws import widget_socket
 
@@ -71,7 +71,8 @@ def seed_campaigns(cfg: Config) -> dict[str, list[dict[str, Any]]]:
 
 def retention(cfg: Config) -> Retention:
     return Retention(records=cfg["retention.records_days"] * DAY, visitors=cfg["retention.visitors_days"] * DAY,
-                     leads_unconsented=cfg["retention.leads_unconsented_days"] * DAY)
+                     leads_unconsented=cfg["retention.leads_unconsented_days"] * DAY,
+                     leads=cfg["retention.leads_days"] * DAY)
 
 
 def create_app(cfg: Config) -> Starlette:
@@ -94,6 +95,7 @@ def create_app(cfg: Config) -> Starlette:
             live = Live(cfg, store, metrics, health=health)
             await live.start(seed_campaigns(cfg))
             deliverer = Deliverer(cfg, store, health)
+            await deliverer.migrate()
             deliverer.start()
             janitor = Janitor(cfg, store)
             janitor.start()
@@ -139,7 +141,7 @@ def create_app(cfg: Config) -> Starlette:
         routes += demo.routes()
     routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WidgetSocketFastPath)],
-                    exception_handlers={HTTPException: api.render_error})
+                    exception_handlers={HTTPException: api.render_error, StoreError: api.render_unavailable})
     app.state.cfg = cfg
     app.state.metrics = metrics
     return app

@@ -157,6 +157,28 @@ def _hosts(v: Any) -> tuple[str, ...]:
     return tuple(x.lower() for x in v)
 
 
+def _redis_url(v: Any) -> str:
+    """A Redis URL that parses; errors never echo it (it may hold a password)."""
+    from urllib.parse import urlsplit
+
+    from .redact import redact_url
+
+    if not isinstance(v, str):
+        raise ValueError("must be a string like \"redis://host:6379/0\"")
+    if not v:
+        return v
+    shown = redact_url(v)
+    try:
+        parts = urlsplit(v)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+        raise ValueError(f"is not a redis://, rediss:// or unix:// URL that parses ({shown}); percent-encode "
+                         "@ : / in a password")
+    return v
+
+
 def _target(v: Any) -> Any:
     from .core.campaigns import CampaignError, target_from
 
@@ -200,9 +222,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.forwarded_allow_ips", "127.0.0.1", "Proxies whose X-Forwarded-For is believed for the client "
             "address (comma-separated IPs or networks, \"*\" for any). Per-address limits use that address.",
             _str(r"[0-9A-Fa-f:.,/* ]+", allow_empty=False)),
-    Setting("redis.url", "", "Redis URL (redis://, rediss://, unix://). Empty: start an embedded "
-            "valkey-server/redis-server under data_dir. Env: LINGER_REDIS_URL.",
-            _str(r"(redis|rediss|unix)://.+")),
+    Setting("redis.url", "", "Redis URL (redis://, rediss://, unix://); percent-encode @ : / in a password. Empty: "
+            "start an embedded valkey-server/redis-server under data_dir. Env: LINGER_REDIS_URL.", _redis_url),
     Setting("redis.prefix", "lg:", "Prefix for every key Linger writes, so one Redis can hold several "
             "deployments.", _str(r"[A-Za-z0-9:_\-]{1,32}", allow_empty=False)),
     Setting("redis.durable_acks", True, "Acknowledge id-messages only after the append-only file is fsynced "
@@ -234,6 +255,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.new_visitors_per_ip_per_min", 600, "New visitors one client address may create per minute "
             "on this instance; beyond it a hello without a known visitor gets `rate_limited` and the socket "
             "closes. 0: no limit.", _int(0, 10_000_000)),
+    Setting("limits.new_sessions_per_ip_per_min", 1200, "New sessions (of new or known visitors) one client address "
+            "may start per minute on this instance; beyond it the hello gets `rate_limited`. 0: no limit.",
+            _int(0, 10_000_000)),
+    Setting("limits.leads_per_ip_per_hour", 120, "Leads one client address may create or update per hour on this "
+            "instance; captures beyond it are acknowledged but not kept (counted in "
+            "linger_emails_refused_total). 0: no limit.", _int(0, 10_000_000)),
     Setting("limits.max_bad_frames", 20, "Bad or rate-limited frames after which the socket closes with 1008.",
             _int(1, 100_000)),
     Setting("exit.sensitivity_px", 20, "Desktop exit intent: the mouse leaves through the top within this many "
@@ -265,9 +292,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention.visitors_days", 400.0, "A visitor (and their sessions index and applied ids) is kept this "
             "long after their last visit. A visitor who only said hello expires with the session.",
             _num(0.000001, 36_500)),
-    Setting("retention.leads_unconsented_days", 30.0, "Leads captured without consent are kept this long after "
-            "their last capture, then deleted with their address on every visitor. Leads with consent stay until "
-            "erased.", _num(0.000001, 36_500)),
+    Setting("retention.leads_unconsented_days", 30.0, "Leads still without consent this long after their last "
+            "capture are deleted, with their address on every visitor.", _num(0.000001, 36_500)),
+    Setting("retention.leads_days", 1095.0, "Every lead (with consent too) is deleted this long after its last "
+            "capture, with its address on its visitors. 0: leads with consent stay until erased.",
+            _num(0, 36_500)),
     Setting("retention.sweep_s", 60.0, "How often expired records and leads are swept out of the lists.",
             _num(0.05, 86_400)),
     Setting("push.allowed_hosts", ["fcm.googleapis.com", "updates.push.services.mozilla.com", "web.push.apple.com",

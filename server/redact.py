@@ -1,7 +1,7 @@
 """Keeping secrets and shoppers' data out of logs and API answers.
 
-- `redact_url`: a URL without its password and query string (`redis://:***@host:6379/0`,
-  `https://crm.example/hook?…`). Used for the Redis URL and webhook URLs wherever they are shown.
+- `redact_url`: a URL without its password and query string (`redis://:***@host:6379/0`).
+- `redact_endpoint`: a webhook URL as shown: its origin only (`https://crm.example/…`).
 - `RedactingFilter`: a logging filter on every handler that rewrites each line so it holds no
   email address, no URL query string or fragment, and no password in a URL, whatever a library
   or our own code tried to log (uvicorn's access log included).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^/@:\s]*)(?::[^/@\s]*)?@", re.I)
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^/@:\s]*)(?::[^@\s]*)?@", re.I)
 _QUERY = re.compile(r"(?P<url>[a-z][a-z0-9+.\-]*://[^\s?#\"']*|(?<![\w.])/[^\s?#\"']*)[?#][^\s\"']*", re.I)
 _EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+=?^_`{|}~.\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 
@@ -26,6 +26,13 @@ def redact_url(url: str) -> str:
             out = out.split(sep, 1)[0] + sep + "…"
             break
     return out
+
+
+def redact_endpoint(url: str) -> str:
+    """A webhook endpoint as shown and logged: its origin only. Many carry their secret in the path
+    (https://hooks.example/services/T0/B0/XXXX), so neither path nor query is shown."""
+    m = re.match(r"(?i)([a-z][a-z0-9+.\-]*://)(?:[^/@\s]*@)?([^/?#\s]*)", url)
+    return f"{m.group(1)}{m.group(2)}/…" if m else "…"
 
 
 def redact_text(text: str) -> str:

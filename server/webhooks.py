@@ -13,7 +13,6 @@ at most `webhooks.per_endpoint` to one endpoint, so a slow endpoint cannot hold 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -24,14 +23,13 @@ from starlette.responses import Response
 
 from .api import guard, json, live_of, site_param
 from .config import Config
-from .core.alerts import endpoint_of, next_attempt, sign
+from .core.alerts import endpoint_of_url, next_attempt, sign
 from .health import Health
-from .redact import redact_url
+from .redact import redact_endpoint, redact_text
 from .store import Store, StoreError
 
 log = logging.getLogger("linger.webhooks")
 MAX_ANSWER = 64 * 1024  # bytes of an endpoint's answer read at most
-SCAN = 1000  # due deliveries looked at per round to fill free slots
 
 
 def lease_for(timeout_s: float) -> float:
@@ -57,14 +55,20 @@ class Deliverer:
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name="linger-webhooks")
 
+    async def migrate(self) -> None:
+        moved = await self.store.deliveries.migrate_legacy_queue()
+        if moved:
+            log.info("moved %d pending webhook deliveries to per-endpoint queues", moved)
+
     async def stop(self) -> None:
-        for t in [self.task, *self.running]:
-            if t is not None:
-                t.cancel()
-        for t in [self.task, *self.running]:
-            if t is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+        """Stop taking work and abandon attempts in flight (their leases bring them back)."""
+        tasks = [t for t in [self.task, *self.running] if t is not None]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=5)
+            if stuck:
+                log.error("webhook worker: %d task(s) did not stop within 5 s; shutting down anyway", len(stuck))
         await self.client.aclose()
 
     async def _run(self) -> None:
@@ -76,31 +80,32 @@ class Deliverer:
             except (StoreError, OSError) as e:
                 self.health.fail("webhook queue", e)
             self._freed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._freed.wait(), poll)
+            try:  # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation (shutdown)
+                async with asyncio.timeout(poll):
+                    await self._freed.wait()
+            except TimeoutError:
+                pass
 
     async def fill(self) -> int:
-        """Start attempts for due deliveries in the free slots, endpoint caps respected."""
+        """Start attempts in the free slots: endpoints with something due, most overdue first, each
+        up to webhooks.per_endpoint at a time. Every endpoint has its own queue, so however long
+        one endpoint's backlog is, another's deliveries are not behind it."""
         free = self.parallel - len(self.running)
+        started = 0
         if free <= 0:
             return 0
         now = self.clock()
-        picked: list[str] = []
-        load = dict(self.busy)
-        for did in await self.store.deliveries.due(now, SCAN):
-            ep = endpoint_of(did)
-            if load.get(ep, 0) >= self.per_endpoint:
+        for ep in await self.store.deliveries.due_endpoints(now):
+            room = min(free - started, self.per_endpoint - self.busy.get(ep, 0))
+            if room <= 0:
                 continue
-            load[ep] = load.get(ep, 0) + 1
-            picked.append(did)
-            if len(picked) >= free:
+            for d in await self.store.deliveries.lease(ep, room, now, now + self.lease):
+                self.busy[ep] = self.busy.get(ep, 0) + 1
+                self.running.add(asyncio.get_running_loop().create_task(self._attempt_in_slot(d, ep)))
+                started += 1
+            if started >= free:
                 break
-        for d in await self.store.deliveries.lease(picked, now, now + self.lease):
-            ep = endpoint_of(d["id"])
-            self.busy[ep] = self.busy.get(ep, 0) + 1
-            task = asyncio.get_running_loop().create_task(self._attempt_in_slot(d, ep))
-            self.running.add(task)
-        return len(picked)
+        return started
 
     async def _attempt_in_slot(self, d: dict[str, Any], ep: str) -> None:
         try:
@@ -136,12 +141,13 @@ class Deliverer:
         except TimeoutError:
             return False, f"no complete answer within {self.timeout:g} s"
         except httpx.HTTPError as e:
-            return False, redact_url(f"{type(e).__name__}: {e}")[:300]
+            shown = redact_text(str(e).replace(url, redact_endpoint(url)))
+            return False, f"{type(e).__name__}: {shown}"[:300]
 
     async def attempt(self, d: dict[str, Any]) -> None:
         secret = self._secret(d)
         now = self.clock()
-        entry = {"id": d["id"], "event": d["event"], "url": redact_url(d["url"]), "attempts": d["attempts"] + 1,
+        entry = {"id": d["id"], "event": d["event"], "url": redact_endpoint(d["url"]), "attempts": d["attempts"] + 1,
                  "at": now}
         if secret is None:  # the webhook was removed from the config since
             await self.store.deliveries.done(d, {**entry, "status": "dropped", "error": "webhook no longer configured"})
@@ -155,7 +161,7 @@ class Deliverer:
         if ok:
             await self.store.deliveries.done(d, {**entry, "status": "delivered", "result": result})
         elif d["attempts"] >= self.cfg["webhooks.max_attempts"]:
-            log.warning("webhook %s to %s given up after %d tries: %s", d["id"], redact_url(d["url"]),
+            log.warning("webhook %s to %s given up after %d tries: %s", d["id"], redact_endpoint(d["url"]),
                         d["attempts"], result)
             await self.store.deliveries.done(d, {**entry, "status": "failed", "result": result})
         else:
@@ -166,9 +172,11 @@ class Deliverer:
 @guard
 async def deliveries(request: Request) -> Response:
     site = site_param(request)
-    store = live_of(request).store
-    pending = [{**{k: d.get(k) for k in ("id", "event", "attempts", "created", "last")}, "url": redact_url(d["url"])}
-               for d in await store.deliveries.pending(site)]
+    live = live_of(request)
+    store = live.store
+    endpoints = sorted({endpoint_of_url(h.url) for h in live.cfg.sites[site].webhooks})
+    pending = [{**{k: d.get(k) for k in ("id", "event", "attempts", "created", "last")},
+                "url": redact_endpoint(d["url"])} for d in await store.deliveries.pending(site, endpoints)]
     return json({"site": site, "pending": pending, "log": await store.deliveries.log(site)})
 
 

@@ -8,6 +8,7 @@ is on its way can never overtake it.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections import deque
 from typing import Any
@@ -49,10 +50,12 @@ def widget_settings(cfg: Any, site: str) -> dict[str, Any]:
 
 
 class Conn:
-    __slots__ = ("ws", "live", "metrics", "id", "bucket", "bad", "max_bad", "closed", "_out", "_busy", "_drainer")
+    __slots__ = ("ws", "live", "metrics", "id", "ip", "bucket", "bad", "max_bad", "closed", "_out", "_busy",
+                 "_drainer")
 
-    def __init__(self, ws: WebSocket, live: Live) -> None:
+    def __init__(self, ws: WebSocket, live: Live, ip: str = "") -> None:
         self.ws = ws
+        self.ip = ip
         self.live = live
         self.metrics = live.metrics
         self.id = live.new_conn_id()
@@ -152,8 +155,15 @@ class Conn:
 
 
 def client_ip(ws: WebSocket) -> str:
-    """The client address (uvicorn takes it from X-Forwarded-For only for server.forwarded_allow_ips)."""
-    return ws.client.host if ws.client else ""
+    """The client address that per-address limits count (uvicorn takes it from X-Forwarded-For only
+    for server.forwarded_allow_ips). IPv6 clients count per /64: one host usually holds a whole one."""
+    host = ws.client.host if ws.client else ""
+    if ":" in host:
+        try:
+            return str(ipaddress.IPv6Network(f"{host}/64", strict=False))
+        except ValueError:
+            return host
+    return host
 
 
 def _refuse_reason(ws: WebSocket, live: Live) -> str | None:
@@ -189,7 +199,7 @@ async def widget_socket(ws: WebSocket) -> None:
 async def _serve(ws: WebSocket, live: Live, ip: str) -> None:
     site = ws.query_params["site"]
     await ws.accept()
-    conn = Conn(ws, live)
+    conn = Conn(ws, live, ip)
     live.metrics.connections.inc()
     sess: Session | None = None
     try:
@@ -265,7 +275,7 @@ async def _read_loop(conn: Conn, sess: Session) -> None:
         conn.metrics.count(conn.metrics.frames_in, p.WIRE_TYPE[type(msg)])
         mid = getattr(msg, "id", None)
         try:
-            ack = await live.message(conn.id, sess, msg)
+            ack = await live.message(conn.id, sess, msg, conn.ip)
         except Refused as e:
             if not await conn.error(e.code, e.msg, mid):
                 return

@@ -45,7 +45,8 @@ class Server:
             "server": {"host": "127.0.0.1", "port": self.port, "data_dir": str(tmp / "var"),
                        "log_level": "warning", "drain_seconds": 2},
             "api": {"tokens": [{"token": TOKEN, "sites": ["*"], "name": "tests"}]},
-            "sites": [{"key": "demo", "name": "Demo", "origins": [self.origin, f"http://localhost:{self.port}"],
+            "sites": [{"key": "demo", "name": "Demo", "origins": [self.origin, f"http://localhost:{self.port}",
+                                                                  "https://shop.example"],
                        **(site or {})}],
         }
         doc["sites"] += more_sites or []

@@ -1,8 +1,8 @@
 """What a site lets in: a parsed frame, checked and cleaned against the site's settings. Pure.
 
-`admit(msg, policy)` returns the message as it will be applied (page URLs trimmed, foreign item
-links dropped, the site's currency filled in) or raises `BadMessage` for what the site refuses
-(a push endpoint off the allow-list).
+`admit(msg, policy)` returns the message as it will be applied (page URLs trimmed and kept only
+on the site's origins, foreign item links dropped, the site's currency filled in) or raises
+`BadMessage` for what the site refuses (a push endpoint off the allow-list).
 """
 
 from __future__ import annotations
@@ -53,8 +53,13 @@ def _host_port(entry: str) -> tuple[str, str]:
 
 
 def _page(page: p.Page, pol: SitePolicy) -> p.Page:
-    return dataclasses.replace(page, url=clean_page_url(page.url, pol.keep_params),
-                               ref=clean_page_url(page.ref, pol.keep_params))
+    """The page is the shop's own (its URL on one of the site's origins, else dropped, so alerts and
+    webhooks never relay a stranger's link); the referrer may be anywhere, trimmed the same way."""
+    url = clean_page_url(page.url, pol.keep_params)
+    parts = split(url) if url else None
+    if parts is not None and parts.origin and parts.origin not in pol.origins:
+        url = ""
+    return dataclasses.replace(page, url=url, ref=clean_page_url(page.ref, pol.keep_params))
 
 
 def _item(it: p.Item, pol: SitePolicy) -> p.Item:

@@ -50,9 +50,12 @@ def delivery_id(url: str, site: str, vid: str, cause: str, event: str) -> str:
     """Derived from what caused it (site, visitor, the client message id or timer that fired), so a
     retried or repeated write queues the same delivery and a receiver can deduplicate on it. The
     first part is the endpoint's, so the worker can tell endpoints apart without loading it."""
-    endpoint = hashlib.sha256(url.encode()).hexdigest()[:8]
     rest = hashlib.sha256("\0".join((site, vid, cause, event, url)).encode()).hexdigest()[:24]
-    return f"{endpoint}-{rest}"
+    return f"{endpoint_of_url(url)}-{rest}"
+
+
+def endpoint_of_url(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
 def endpoint_of(did: str) -> str:

@@ -21,8 +21,8 @@ PLACEMENTS = ("center", "top", "bottom", "bottom-right", "bottom-left")
 EXIT_HOWS = ("mouse", "scroll", "back", "blur")
 PAGE_KINDS = ("home", "category", "product", "cart", "checkout", "thanks", "other")
 PER = ("page", "session", "days", "ever")
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-COLOR_RE = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?\Z")
 
 
 class CampaignError(ValueError):

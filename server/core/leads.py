@@ -19,10 +19,11 @@ from typing import Any
 MODES = ("off", "consent", "live")
 MAX_VIDS = 50  # shown on the lead; the full list lives in the email -> visitors index
 FORM_WINDOW_S = 1800.0  # a form popup's one submission may arrive this long after it was shown
+MAX_ADDRESSES_PER_SESSION = 5  # distinct addresses one visit may leave; more are not kept
 
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_TLD = re.compile(r"^[a-z]{2,63}$|^xn--[a-z0-9-]{1,59}$")
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
+_TLD = re.compile(r"^[a-z]{2,63}\Z|^xn--[a-z0-9-]{1,59}\Z")
 
 
 def normalize_email(raw: str) -> str | None:
@@ -61,6 +62,8 @@ def capture_from(site: str, mode: str, s: Any, msg: Any, now: float) -> tuple[di
     email = normalize_email(msg.email)
     if email is None:
         return None, "not a valid email address"
+    if email not in s.emails and len(s.emails) >= MAX_ADDRESSES_PER_SESSION:
+        return None, "too many addresses in one visit"
     form_open = (msg.source == "popup" and bool(s.form) and msg.field == f"popup:{s.form}"
                  and now - s.form_at <= FORM_WINDOW_S)
     ok, why = may_capture(mode, msg.source, msg.consent, msg.submitted, s.gpc, form_open)
@@ -79,6 +82,8 @@ def identify(s: Any, lead: dict[str, Any], source: str) -> None:
     """The session now knows its shopper's address (and whether it came with consent); a popup
     form that gave it cannot give another."""
     s.has_email, s.email, s.email_consent = True, lead["email"], bool(lead["consent"]["given"])
+    if lead["email"] not in s.emails:
+        s.emails = s.emails + [lead["email"]]
     if source == "popup":
         s.form = ""
 

@@ -27,9 +27,9 @@ MAX_URL = 2048
 MAX_TEXT = 512
 MAX_ITEMS = 100
 MAX_ID = 64
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-B64URL_RE = re.compile(r"^[A-Za-z0-9_\-]{1,256}={0,2}$")
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}\Z")
+B64URL_RE = re.compile(r"^[A-Za-z0-9_\-]{1,256}={0,2}\Z")
 MAX_MONEY = 1e9
 
 

@@ -26,15 +26,23 @@ class TokenBucket:
 
 @dataclass(slots=True)
 class PerAddress:
-    """Limits per client address: open sockets, and new visitors per minute (a token bucket per
-    address, refilled at `new_per_min` a minute). 0 turns a limit off. Pure: the caller passes the
-    time; `prune` forgets addresses with nothing open and a full bucket, so memory stays bounded
-    by the addresses active in the last minute."""
+    """Limits per client address: open sockets, and named rates (new visitors, new sessions, leads),
+    each a token bucket per address. A rate is (tokens per second, burst); 0 turns a limit off.
+    Pure: the caller passes the time; `prune` forgets addresses with nothing open and full buckets,
+    so memory stays bounded by the addresses active lately."""
 
     sockets_max: int
-    new_per_min: int
+    rates: dict[str, tuple[float, float]] = field(default_factory=dict)
     open: dict[str, int] = field(default_factory=dict)
-    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
+
+    @staticmethod
+    def per_minute(n: int) -> tuple[float, float]:
+        return (n / 60.0, float(n))
+
+    @staticmethod
+    def per_hour(n: int) -> tuple[float, float]:
+        return (n / 3600.0, float(n))
 
     def open_socket(self, ip: str) -> bool:
         n = self.open.get(ip, 0)
@@ -50,14 +58,16 @@ class PerAddress:
         else:
             self.open.pop(ip, None)
 
-    def new_visitor(self, ip: str, now: float) -> bool:
-        if not self.new_per_min:
+    def allow(self, kind: str, ip: str, now: float) -> bool:
+        """Spend one of `kind` for this address; False when it has none left."""
+        rate, burst = self.rates.get(kind, (0.0, 0.0))
+        if not burst:
             return True
-        bucket = self.buckets.get(ip)
+        bucket = self.buckets.get((kind, ip))
         if bucket is None:
-            bucket = self.buckets[ip] = TokenBucket(rate=self.new_per_min / 60.0, burst=self.new_per_min)
+            bucket = self.buckets[(kind, ip)] = TokenBucket(rate=rate, burst=burst)
         return bucket.take(now)
 
     def prune(self, now: float) -> None:
-        for ip in [ip for ip, b in self.buckets.items() if b.tokens + (now - b.at) * b.rate >= b.burst]:
-            del self.buckets[ip]
+        for key in [k for k, b in self.buckets.items() if b.tokens + (now - b.at) * b.rate >= b.burst]:
+            del self.buckets[key]

@@ -106,6 +106,7 @@ class Session:
     form: str = ""  # campaign whose popup form may submit one address (shown, not yet used or closed)
     form_at: float = 0.0
     email_consent: bool = False  # the captured address came with consent
+    emails: list[str] = field(default_factory=list)  # addresses captured in this visit (at most 5)
     engaged: bool = False  # the visitor did more than say hello (their record is kept, not expired)
     device: str = "desktop"
     lang: str = ""
@@ -308,9 +309,13 @@ def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[A
     return []  # pragma: no cover - every Event type is matched above
 
 
+ENGAGING = (p.Cart, p.Purchase, p.Email, p.Push, p.PopupEv)
+
+
 def engage(s: Session, ev: Event) -> list[Action]:
-    """The first thing a visitor does beyond hello keeps their record (see Engage)."""
-    if s.engaged or isinstance(ev, (Connect, Disconnect, InstanceGone, Timer, p.Hello)):
+    """The first thing that shows a shopper, not a bot saying hello and moving the mouse, keeps the
+    visitor's record (see Engage): a second page, a cart, a purchase, an email, push, a popup."""
+    if s.engaged or not (isinstance(ev, ENGAGING) or (isinstance(ev, p.PageMsg) and s.pages >= 2)):
         return []
     s.engaged = True
     return [Engage()]

@@ -91,12 +91,15 @@ class Live:
         self.sockets: dict[str, dict[str, Peer]] = {}  # sid -> conn id -> socket
         self.inflight: dict[tuple[str, str], asyncio.Future[None]] = {}  # (vid, id) being applied now
         self.unsure: dict[tuple[str, str], int] = {}  # (vid, id) applied here -> writer generation storing it
-        self.erased: set[str] = set()  # sessions erased (GDPR) while connected here
+        self.erased: dict[str, float] = {}  # sessions erased (GDPR) while connected here -> when
         self.rules: dict[str, SiteRules] = {}
         self.policies = {key: SitePolicy(origins=s.origins, currency=s.currency, image_hosts=s.image_hosts,
                                          keep_params=s.keep_query_params, push_hosts=cfg["push.allowed_hosts"])
                          for key, s in cfg.sites.items()}
-        self.limits = PerAddress(cfg["limits.sockets_per_ip"], cfg["limits.new_visitors_per_ip_per_min"])
+        self.limits = PerAddress(cfg["limits.sockets_per_ip"], {
+            "visitor": PerAddress.per_minute(cfg["limits.new_visitors_per_ip_per_min"]),
+            "session": PerAddress.per_minute(cfg["limits.new_sessions_per_ip_per_min"]),
+            "lead": PerAddress.per_hour(cfg["limits.leads_per_ip_per_hour"])})
         self.local = LocalTimers(self._fire_local, clock)
         self.cluster = Cluster(store, self.instance, cfg["server.heartbeat_s"], clock, self.health, self._take_over)
         self._conn_seq = 0
@@ -164,10 +167,13 @@ class Live:
         sess = await self._resumable(h.sid, site, visitor, now) if visitor else None
         resumed = sess is not None
         if visitor is None:
-            if not self.limits.new_visitor(ip, now):
+            if not self.limits.allow("visitor", ip, now):
                 self.metrics.count(self.metrics.rejected, "new_visitors_per_ip")
                 raise Refused("rate_limited", "too many new visitors from this address; try again in a minute")
             visitor = {"vid": mint_id(), "site": site, "first_seen": now, "visits": 0, "engaged": False}
+        if sess is None and not self.limits.allow("session", ip, now):
+            self.metrics.count(self.metrics.rejected, "new_sessions_per_ip")
+            raise Refused("rate_limited", "too many new sessions from this address; try again in a minute")
         fields: dict[str, Any] = {"last_seen": now}
         if sess is None:
             visitor["visits"] = int(visitor.get("visits", 0)) + 1
@@ -178,8 +184,9 @@ class Live:
             self.metrics.sessions_started.inc()
             fields.update(site=site, first_seen=visitor["first_seen"], visits=visitor["visits"], last_sid=sess.sid)
         self.store.save_visitor(sess.vid, fields, self.visitor_ttl(sess.engaged))
-        if visitor.get("email") and not sess.email:
-            sess.email, sess.has_email = visitor["email"], True  # identified by an earlier capture
+        if visitor.get("email") and not sess.email:  # identified by an earlier capture
+            sess.email, sess.has_email = visitor["email"], True
+            sess.email_consent = visitor.get("consent") == "1"
         self.sessions[sess.sid] = sess
         if sess.sid not in self.sockets:
             self.store.track_conn(self.instance, sess.sid, True)
@@ -198,7 +205,7 @@ class Live:
             return None
         return sess
 
-    async def message(self, conn: str, sess: Session, msg: p.Message) -> str | None:
+    async def message(self, conn: str, sess: Session, msg: p.Message, ip: str = "") -> str | None:
         """Apply one admitted frame. Returns the id to acknowledge, if any, once it is durable.
         Raises Refused for a message this session cannot have sent, StoreError when it could not be
         stored (the client keeps it and resends)."""
@@ -214,7 +221,7 @@ class Live:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.inflight[key] = done  # registered before the first await, so a twin cannot slip past
         try:
-            await self._apply_once(conn, sess, msg, key)
+            await self._apply_once(conn, sess, msg, key, ip)
             done.set_result(None)
         except BaseException as e:
             done.set_exception(e)
@@ -224,13 +231,15 @@ class Live:
             self.inflight.pop(key, None)
         return mid
 
-    async def _apply_once(self, conn: str, sess: Session, msg: Any, key: tuple[str, str]) -> None:
+    async def _apply_once(self, conn: str, sess: Session, msg: Any, key: tuple[str, str], ip: str) -> None:
         writer = self.store.writer
         gen = self.unsure.get(key)
         if gen is not None and gen > writer.stored_gen:
             await asyncio.shield(writer.commit(durable=True))  # applied here already: wait for its write
             return
         self.unsure.pop(key, None)
+        if sess.sid in self.erased:  # erased while this message was on its way: store nothing, ack nothing
+            raise WriteFailed("this session was erased")
         if writer.backlog > MAX_BACKLOG:
             raise WriteFailed(f"{writer.backlog} writes waiting for Redis")
         if await self.store.is_done(*key):
@@ -247,14 +256,17 @@ class Live:
         with self.store.applying(*key):  # nothing below awaits until the effects are queued
             self._apply(sess, conn, msg, now, cause=key[1])
             if isinstance(msg, p.Email):
-                self._capture(sess, msg, now, lead)
+                self._capture(sess, msg, now, lead, ip)
         self.unsure[key] = writer.next_gen
         await asyncio.shield(writer.commit(durable=True))
         self.unsure.pop(key, None)
 
-    def _capture(self, sess: Session, msg: p.Email, now: float, existing: dict[str, Any] | None) -> None:
-        """An email typed or submitted: a lead if the site's consent mode allows it (decided in core/leads)."""
+    def _capture(self, sess: Session, msg: p.Email, now: float, existing: dict[str, Any] | None, ip: str) -> None:
+        """An email typed or submitted: a lead if the site's consent mode allows it (decided in core/leads)
+        and this address has not created too many lately."""
         cap, why = capture_from(sess.site, self.cfg.sites[sess.site].capture, sess, msg, now)
+        if cap is not None and not self.limits.allow("lead", ip, now):
+            cap, why = None, "too many leads from this address"
         if cap is None:
             self.metrics.count(self.metrics.emails_refused, why)
             return
@@ -280,27 +292,38 @@ class Live:
     # ------------------------------------------------------------ GDPR erasure
 
     async def erase(self, site: str, email: str) -> dict[str, int]:
-        """Erase the lead and every trace of its visitors, here and on every instance."""
+        """Erase the lead and every trace of its visitors, here and on every instance. If Redis fails
+        part-way, the error reaches the caller and the sessions stopped here may go on (a retry finds
+        everything again: the address's indexes are deleted last)."""
         lead = await self.store.leads.load(site, email)
         vids = await self.store.leads.visitors(site, email) | set(lead["vids"] if lead else ())
-        await self.control({"erase": sorted(vids)})  # this instance stops writing them at once
-        await self.store.writer.commit()  # what was already queued lands before the delete
-        instances = await self.store.instance_ids()
-        result = await self.store.leads.erase(site, email, vids, instances)
-        if vids:
-            await self.store.broadcast({"erase": sorted(vids)})
-        await asyncio.sleep(0.2)  # a write another instance made before it heard: delete once more
-        await self.store.leads.erase(site, email, vids, instances)
+        stopped = await self.control({"erase": sorted(vids)})  # this instance stops writing them at once
+        try:
+            await self.store.writer.commit()  # what was already queued lands before the delete
+            instances = await self.store.instance_ids()
+            result = await self.store.leads.erase(site, email, vids, instances)
+            if vids:
+                await self.store.broadcast({"erase": sorted(vids)})
+            await asyncio.sleep(0.2)  # a write another instance made before it heard: delete once more
+            await self.store.leads.erase(site, email, vids, instances)
+        except BaseException:
+            for sid in stopped:
+                self.erased.pop(sid, None)
+            raise
         return result
 
-    async def control(self, msg: dict[str, Any]) -> None:
+    async def control(self, msg: dict[str, Any]) -> list[str]:
+        """Drop the sessions of erased visitors here (their sockets are closed); returns their ids."""
         vids = set(msg.get("erase") or ())
+        stopped = []
         for sess in [s for s in self.sessions.values() if s.vid in vids]:
-            self.erased.add(sess.sid)  # nothing about it is written again, not even its disconnect
+            self.erased[sess.sid] = self.clock()  # nothing about it is written again, not even its disconnect
+            stopped.append(sess.sid)
             self.sessions.pop(sess.sid, None)
             self.local.drop(sess.sid)
             for peer in list(self.sockets.pop(sess.sid, {}).values()):
                 await peer.close(1000, "erased")
+        return stopped
 
     # ------------------------------------------------------------ carrying out the core's actions
 
@@ -405,6 +428,9 @@ class Live:
                 self.health.fail("timers", e)
             self.limits.prune(self.clock())
             self._forget_stored()
+            cutoff = self.clock() - self.ttl  # an erased session's keys are long gone by then
+            for sid in [sid for sid, at in self.erased.items() if at < cutoff]:
+                del self.erased[sid]
             await asyncio.sleep(0 if n >= self.cfg["timing.timers_per_tick"] else tick)
 
     def _forget_stored(self) -> None:

@@ -35,6 +35,8 @@ log = logging.getLogger("linger.store")
 
 StoreError = RedisError  # anything Redis did not do: callers answer `unavailable` and keep going
 DONE_TTL = 30 * 86400
+MAX_VISITOR_SESSIONS = 1000  # a visitor's sessions indexed for erasure; older ones have long expired
+SOCKET_TIMEOUT_S = 10.0  # a Redis that stops answering (stalled, partitioned) fails calls instead of hanging them
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Retention:
     records: float = 90 * 86400
     visitors: float = 400 * 86400
     leads_unconsented: float = 30 * 86400
+    leads: float = 1095 * 86400
 
 
 class Store:
@@ -56,7 +59,8 @@ class Store:
         self.health = health or Health()
         # A blocking pool: under a burst, callers wait for a connection instead of failing.
         pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=10,
-                                                        health_check_interval=30)
+                                                        health_check_interval=30, socket_timeout=SOCKET_TIMEOUT_S,
+                                                        socket_connect_timeout=5)
         self.r: aioredis.Redis = aioredis.Redis.from_pool(pool)
         self.writer = Writer(url, durable_acks, self.k.fsync, self._writer_state)
         self.records = Records(self.r, self.writer, self.k, self.retention)
@@ -97,6 +101,7 @@ class Store:
             return
         value = aof.get(b"appendonly", aof.get("appendonly"))
         self.appendonly = "yes" if value in (b"yes", "yes") else "no"
+        self.writer.aof_unknown = False
         if self.appendonly == "no":
             log.warning("Redis at %s has appendonly off: acks follow the write, not an fsync", self.safe_url)
             self.writer.durable_acks = False
@@ -128,9 +133,11 @@ class Store:
         self.writer.blob(self.k.session(sid), sess, ttl)
 
     def index_session(self, site: str, vid: str, sid: str, started: float, ttl: int) -> None:
+        key = self.k.visitor_sessions(vid)
         self.writer.cmd("ZADD", self.k.live(site), started, sid)
-        self.writer.cmd("SADD", self.k.visitor_sessions(vid), sid)
-        self.writer.cmd("EXPIRE", self.k.visitor_sessions(vid), ttl)
+        self.writer.cmd("ZADD", key, started, sid)
+        self.writer.cmd("ZREMRANGEBYRANK", key, 0, -(MAX_VISITOR_SESSIONS + 1))  # the newest only
+        self.writer.cmd("EXPIRE", key, ttl)
 
     def end_session(self, site: str, sid: str) -> None:
         self.writer.cmd("ZREM", self.k.live(site), sid)

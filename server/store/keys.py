@@ -4,19 +4,21 @@
 |-------------------------|--------|----------------------------------------------------------------|------------|
 | `s:{sid}`               | string | session JSON (core.session.Session)                            | TTL session_timeout + 1 h |
 | `v:{vid}`               | hash   | visitor: site, first_seen, last_seen, visits, last_sid, hist, email, engaged | TTL: the session's until the visitor does more than say hello, then retention.visitors_days |
-| `vs:{vid}`              | set    | the visitor's session ids (erasure)                            | TTL as the visitor |
+| `vz:{vid}`              | zset   | the visitor's session ids -> start (erasure)                   | the newest 1000; TTL as the visitor |
 | `done:{vid}`            | set    | ids of client messages already applied                         | TTL 30 days |
 | `live:{site}`           | zset   | sid -> started; sessions not yet ended                         | ended sessions leave it |
 | `timers`                | zset   | "kind|sid" -> due (epoch s): leave and end of sessions with no socket | popped or leased, then removed |
 | `rec:{kind}:{site}`     | hash   | record id -> JSON: purchase, push, popupev, alert                | retention.records_days |
 | `recz:{kind}:{site}`    | zset   | record id -> time (order, retention)                           | retention.records_days |
 | `rv:{vid}`              | set    | "kind|record id" of the visitor's records (erasure)            | TTL retention.records_days |
-| `lead:{site}:{email}`   | string | lead JSON (core.leads.merge_lead)                              | TTL retention.leads_unconsented_days until consent is given |
+| `lead:{site}:{email}`   | string | lead JSON snapshot of the latest capture (core.leads.merge_lead) | TTL retention.leads_days; deleted by the sweep after leads_unconsented_days without consent |
+| `leadc:{site}:{email}`  | string | the lead's consent {at, text}, written once (SET NX)           | TTL retention.leads_days |
 | `leads:{site}`          | zset   | email -> first seen; the lead list, paged by score             | expired leads are pruned |
-| `leadexp:{site}`        | zset   | email -> when the unconsented lead expires (pruning)           | pruned when due |
-| `ev:{site}:{email}`     | set    | every visitor identified by this address, uncapped (erasure)   | a day longer than the lead, or until erased |
+| `leadexp:{site}`        | zset   | email -> when the lead goes unless it has consent (the sweep)   | pruned when due |
+| `ev:{site}:{email}`     | set    | every visitor identified by this address, uncapped (erasure)   | a day longer than the lead |
 | `wh:{id}`               | string | a pending webhook delivery (site, url, event, body, attempts)  | TTL 7 days; deleted when done |
-| `whq`                   | zset   | delivery id -> when to try next (leased while in flight)        | done deliveries leave it |
+| `whq:{endpoint}`        | zset   | delivery id -> when to try next (leased while in flight), per endpoint | done deliveries leave it |
+| `wheps`                 | zset   | endpoint -> its earliest due delivery                          | endpoints with an empty queue leave it |
 | `wv:{vid}`              | set    | the visitor's pending delivery ids (erasure)                   | TTL 7 days |
 | `whlog:{site}`          | list   | delivery log, newest first, no payloads                        | 1000 entries |
 | `camp:{site}`           | hash   | campaign id -> campaign JSON                                   | merchant-made |
@@ -35,6 +37,10 @@ events are accepted only for campaigns that exist, and lists are capped.
 
 from __future__ import annotations
 
+from ..core.alerts import endpoint_of
+
+__all__ = ["Keys", "endpoint_of"]
+
 
 class Keys:
     def __init__(self, prefix: str) -> None:
@@ -47,7 +53,10 @@ class Keys:
         return f"{self.p}v:{vid}"
 
     def visitor_sessions(self, vid: str) -> str:
-        return f"{self.p}vs:{vid}"
+        return f"{self.p}vz:{vid}"
+
+    def legacy_visitor_sessions(self, vid: str) -> str:
+        return f"{self.p}vs:{vid}"  # a set, written by versions before the capped sorted set
 
     def done(self, vid: str) -> str:
         return f"{self.p}done:{vid}"
@@ -71,6 +80,9 @@ class Keys:
     def lead(self, site: str, email: str) -> str:
         return f"{self.p}lead:{site}:{email}"
 
+    def lead_consent(self, site: str, email: str) -> str:
+        return f"{self.p}leadc:{site}:{email}"
+
     def leads(self, site: str) -> str:
         return f"{self.p}leads:{site}"
 
@@ -83,9 +95,19 @@ class Keys:
     def delivery(self, did: str) -> str:
         return f"{self.p}wh:{did}"
 
+    def delivery_queue(self, endpoint: str) -> str:
+        return f"{self.p}whq:{endpoint}"
+
+    def delivery_queue_of(self, did: str) -> str:
+        return self.delivery_queue(endpoint_of(did))
+
     @property
-    def delivery_queue(self) -> str:
-        return f"{self.p}whq"
+    def delivery_endpoints(self) -> str:
+        return f"{self.p}wheps"
+
+    @property
+    def legacy_delivery_queue(self) -> str:
+        return f"{self.p}whq"  # one queue for every endpoint, written by older versions
 
     def visitor_deliveries(self, vid: str) -> str:
         return f"{self.p}wv:{vid}"

@@ -1,12 +1,21 @@
-"""Leads, the email -> visitors index, retention of leads without consent, and GDPR erasure.
+"""Leads, the email -> visitors index, retention, and GDPR erasure.
+
+A lead is a JSON snapshot of its latest capture (last writer wins on cart, temperature, source),
+plus a consent key written once (`SET NX`): consent only ever goes from no to yes, so two
+instances capturing one address at the same moment cannot lose it. A lead without consent is
+deleted by the retention sweep `retention.leads_unconsented_days` after its last capture, unless
+consent exists by then; every lead key also expires `retention.leads_days` after its last capture.
 
 Erasure never scans: it follows indexes (the address's visitors, their sessions, records and
-pending deliveries) and deletes in small pipelines, so a shopper's erasure costs other shoppers
-no noticeable stall however large the site's lists are.
+pending deliveries), reads big sets in pages (SSCAN/ZSCAN) and frees big keys with UNLINK, in small
+pipelines with the event loop free in between, so other shoppers see no stall however large one
+visitor's history or the site's lists are.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -28,29 +37,46 @@ class Leads:
                  records: Records) -> None:
         self.r, self.writer, self.k, self.retention, self.records = r, writer, keys, retention, records
 
+    @staticmethod
+    def _with_consent(raw: bytes | None, consent: bytes | None) -> dict[str, Any] | None:
+        if not raw:
+            return None
+        lead: dict[str, Any] = orjson.loads(raw)
+        if consent:  # the consent key is the truth; the snapshot may be an older instance's view
+            lead["consent"] = {"given": True, **orjson.loads(consent)}
+        return lead
+
     async def load(self, site: str, email: str) -> dict[str, Any] | None:
-        raw = await self.r.get(self.k.lead(site, email))
-        return orjson.loads(raw) if raw else None
+        raw, consent = await self.r.mget([self.k.lead(site, email), self.k.lead_consent(site, email)])
+        return self._with_consent(raw, consent)
+
+    def _expire(self, key: str, ttl: int) -> None:
+        if ttl:
+            self.writer.cmd("EXPIRE", key, ttl)
+        else:
+            self.writer.cmd("PERSIST", key)
 
     def save(self, lead: dict[str, Any], vid: str, now: float) -> None:
-        """Queue the lead, its place in the list, and the email -> visitor link. A lead without
-        consent expires after retention.leads_unconsented_days; consent keeps it until erased."""
+        """Queue the lead snapshot, its consent (once), its place in the list and the email -> visitor link."""
         site, email = lead["site"], lead["email"]
-        key, evk = self.k.lead(site, email), self.k.email_visitors(site, email)
-        ttl = 0 if lead["consent"]["given"] else int(self.retention.leads_unconsented)
-        if ttl:
-            self.writer.cmd("SET", key, orjson.dumps(lead), "EX", ttl)
-            self.writer.cmd("ZADD", self.k.lead_expiry(site), now + ttl, email)
-        else:
-            self.writer.cmd("SET", key, orjson.dumps(lead))
-            self.writer.cmd("ZREM", self.k.lead_expiry(site), email)
+        keep = int(self.retention.leads)
+        key, ckey, evk = self.k.lead(site, email), self.k.lead_consent(site, email), self.k.email_visitors(site, email)
+        self.writer.cmd("SET", key, orjson.dumps(lead), *(("EX", keep) if keep else ()))
+        consent = lead["consent"]
+        if consent["given"]:
+            self.writer.cmd("SET", ckey, orjson.dumps({"at": consent["at"], "text": consent["text"]}), "NX")
+            self._expire(ckey, keep)
+        # the sweep deletes it then, unless consent exists by then (never moves earlier: GT)
+        self.writer.cmd("ZADD", self.k.lead_expiry(site), "GT", now + self.retention.leads_unconsented, email)
         self.writer.cmd("ZADD", self.k.leads(site), "NX", lead["first_seen"], email)
         self.writer.cmd("SADD", evk, vid)
-        if ttl:  # outlives the lead by a day, so the sweep can still take the address off its visitors
-            self.writer.cmd("EXPIRE", evk, ttl + 86400)
+        self._expire(evk, keep + 86400 if keep else 0)
+        vkey = self.k.visitor(vid)
+        if consent["given"]:  # consent only ever goes from no to yes
+            self.writer.cmd("HSET", vkey, "email", email, "consent", 1)
         else:
-            self.writer.cmd("PERSIST", evk)
-        self.writer.cmd("HSET", self.k.visitor(vid), "email", email)
+            self.writer.cmd("HSET", vkey, "email", email)
+        self.writer.cmd("EXPIRE", vkey, int(self.retention.visitors))
 
     async def page(self, site: str, after: tuple[float, str] | None, limit: int) -> list[dict[str, Any]]:
         """Leads by first-seen time, oldest first, strictly after the (score, email) cursor."""
@@ -67,59 +93,94 @@ class Leads:
                       if not after or score > after[0] or (score == after[0] and e.decode() > after[1])]
             if emails:
                 raws = await self.r.mget([self.k.lead(site, e) for e in emails])
-                out += [orjson.loads(x) for x in raws if x]
+                consents = await self.r.mget([self.k.lead_consent(site, e) for e in emails])
+                out += [x for x in map(self._with_consent, raws, consents) if x]
         return out[:limit]
 
     async def visitors(self, site: str, email: str) -> set[str]:
-        return {x.decode() for x in await self.r.smembers(self.k.email_visitors(site, email))}
+        return {x.decode() async for x in self._members(self.k.email_visitors(site, email))}
 
     async def prune_expired(self, site: str, now: float, limit: int = 500) -> int:
-        """Unconsented leads past their retention: drop them from the list, and their address from
-        their visitors. (The lead key itself expired on its own.)"""
+        """Leads whose time is up: without consent after leads_unconsented_days, and any lead whose
+        key expired (leads_days) are deleted, with their address taken off their visitors. A lead
+        that got consent meanwhile is looked at again when its leads_days are up."""
         zkey = self.k.lead_expiry(site)
         emails = [e.decode() for e in await self.r.zrangebyscore(zkey, "-inf", now, start=0, num=limit)]
+        dropped = 0
         for email in emails:
-            if await self.r.exists(self.k.lead(site, email)):  # consented or renewed meanwhile
+            lead = await self.load(site, email)
+            if lead is not None and lead["consent"]["given"]:
+                if self.retention.leads:
+                    await self.r.zadd(zkey, {email: float(lead.get("last_seen", now)) + self.retention.leads + 60})
+                else:
+                    await self.r.zrem(zkey, email)
                 continue
             vids = await self.visitors(site, email)
             pipe = self.r.pipeline(transaction=True)
             pipe.zrem(self.k.leads(site), email)
             pipe.zrem(zkey, email)
-            pipe.delete(self.k.email_visitors(site, email))
+            pipe.unlink(self.k.lead(site, email), self.k.lead_consent(site, email), self.k.email_visitors(site, email))
             for vid in vids:
-                pipe.hdel(self.k.visitor(vid), "email")
+                pipe.hdel(self.k.visitor(vid), "email", "consent")
             await pipe.execute()
-        return len(emails)
+            dropped += 1
+        return dropped
+
+    # ------------------------------------------------------------ GDPR erasure
+
+    async def _members(self, key: str, zset: bool = False) -> AsyncIterator[bytes]:
+        """A set's (or sorted set's) members in pages, so a huge one never holds Redis or the loop."""
+        scan = self.r.zscan_iter(key, count=CHUNK) if zset else self.r.sscan_iter(key, count=CHUNK)
+        async for m in scan:
+            yield m[0] if zset else m
+
+    async def _run(self, ops: list[tuple[str, tuple[Any, ...]]]) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        for name, args in ops:
+            getattr(pipe, name)(*args)
+        await pipe.execute()
+        await asyncio.sleep(0)  # other sockets get their turn between pages
+
+    async def _drain(self, ops: list[tuple[str, tuple[Any, ...]]], force: bool = False) -> None:
+        if ops and (force or len(ops) >= CHUNK):
+            batch = ops[:]
+            ops.clear()
+            await self._run(batch)
 
     async def erase(self, site: str, email: str, vids: set[str], instances: list[str]) -> dict[str, int]:
         """GDPR erasure: the lead and every trace of its visitors (sessions, ids, records, timers,
-        pending webhook deliveries), through indexes only."""
+        pending webhook deliveries), through indexes only, page by page."""
         lead = await self.load(site, email)
         vids = vids | await self.visitors(site, email) | set(lead["vids"] if lead else ())
-        ops: list[tuple[str, tuple[Any, ...]]] = [
-            ("delete", (self.k.lead(site, email), self.k.email_visitors(site, email))),
-            ("zrem", (self.k.leads(site), email)), ("zrem", (self.k.lead_expiry(site), email))]
-        sessions = records = deliveries = 0
+        ops: list[tuple[str, tuple[Any, ...]]] = []
+        counts = {"sessions": 0, "records": 0, "deliveries": 0}
         for vid in sorted(vids):
-            sids = [x.decode() for x in await self.r.smembers(self.k.visitor_sessions(vid))]
-            sessions += len(sids)
-            for sid in sids:
-                ops += [("delete", (self.k.session(sid),)), ("zrem", (self.k.live(site), sid)),
-                        ("zrem", (self.k.timers, *(f"{t}|{sid}" for t in TIMER_KINDS)))]
-                ops += [("srem", (self.k.instance_sessions(i), sid)) for i in instances]
-            for kind, rsite, rid in await self.records.visitor_refs(vid):
+            for index, zset in ((self.k.visitor_sessions(vid), True), (self.k.legacy_visitor_sessions(vid), False)):
+                async for raw in self._members(index, zset):
+                    sid = raw.decode()
+                    counts["sessions"] += 1
+                    ops += [("unlink", (self.k.session(sid),)), ("zrem", (self.k.live(site), sid)),
+                            ("zrem", (self.k.timers, *(f"{t}|{sid}" for t in TIMER_KINDS)))]
+                    ops += [("srem", (self.k.instance_sessions(i), sid)) for i in instances]
+                    await self._drain(ops)
+            async for ref in self._members(self.k.visitor_records(vid)):
+                kind, rsite, rid = ref.decode().split("|", 2)
                 ops += [("hdel", (self.k.records(kind, rsite), rid)),
                         ("zrem", (self.k.records_by_time(kind, rsite), rid))]
-                records += 1
-            for did in await self.r.smembers(self.k.visitor_deliveries(vid)):
-                ops += [("delete", (self.k.delivery(did.decode()),)), ("zrem", (self.k.delivery_queue, did))]
-                deliveries += 1
-            ops.append(("delete", (self.k.visitor(vid), self.k.visitor_sessions(vid), self.k.done(vid),
-                                   self.k.visitor_records(vid), self.k.visitor_deliveries(vid))))
-        for i in range(0, len(ops), CHUNK):
-            pipe = self.r.pipeline(transaction=False)
-            for name, args in ops[i:i + CHUNK]:
-                getattr(pipe, name)(*args)
-            await pipe.execute()
-        return {"visitors": len(vids), "sessions": sessions, "records": records, "deliveries": deliveries,
-                "lead": int(lead is not None)}
+                counts["records"] += 1
+                await self._drain(ops)
+            async for raw in self._members(self.k.visitor_deliveries(vid)):
+                did = raw.decode()
+                ops += [("unlink", (self.k.delivery(did),)), ("zrem", (self.k.delivery_queue_of(did), did))]
+                counts["deliveries"] += 1
+                await self._drain(ops)
+            ops.append(("unlink", (self.k.visitor(vid), self.k.visitor_sessions(vid),
+                                   self.k.legacy_visitor_sessions(vid), self.k.done(vid), self.k.visitor_records(vid),
+                                   self.k.visitor_deliveries(vid))))
+            await self._drain(ops)
+        # the address's own keys last: if Redis fails part-way, erasing again finds every visitor
+        ops += [("zrem", (self.k.leads(site), email)), ("zrem", (self.k.lead_expiry(site), email)),
+                ("unlink", (self.k.lead(site, email), self.k.lead_consent(site, email),
+                            self.k.email_visitors(site, email)))]
+        await self._drain(ops, force=True)
+        return {"visitors": len(vids), **counts, "lead": int(lead is not None)}

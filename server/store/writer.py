@@ -87,9 +87,10 @@ class Writer:
     def __init__(self, url: str, durable_acks: bool, fsync_key: str,
                  on_state: Callable[[bool, str], None] | None = None) -> None:
         self._fsync_key = fsync_key
-        self._pool = ConnectionPool.from_url(url, max_connections=1)
+        self._pool = ConnectionPool.from_url(url, max_connections=1, socket_timeout=10.0, socket_connect_timeout=5)
         self._conn: Connection | None = None
         self.durable_acks = durable_acks
+        self.aof_unknown = True  # set False once the server said appendonly yes (CONFIG GET at start)
         self._blobs: dict[str, tuple[Any, int]] = {}
         self._cmds: list[Cmd | Guard] = []
         self._guard: Guard | None = None
@@ -250,12 +251,13 @@ class Writer:
             return
         aof = replies[2 + n]
         if isinstance(aof, ResponseError):
-            if "appendonly" in str(aof).lower():
+            if "appendonly" in str(aof).lower() and self.aof_unknown:
+                # a server that refused CONFIG turns out to run without an append-only file
                 log.warning("WAITAOF refused (%s): the server has no append-only file, so acks now follow "
                             "the write, not an fsync (see redis.durable_acks)", aof)
                 self.durable_acks = False
                 return
-            raise NotFsynced(f"WAITAOF failed: {aof}")
+            raise NotFsynced(f"WAITAOF failed: {aof}")  # e.g. appendonly switched off at run time: no ack
         if not isinstance(aof, list) or not aof or int(aof[0]) < 1:
             raise NotFsynced(f"no local fsync within {FSYNC_TIMEOUT_MS} ms (WAITAOF answered {aof!r})")
 

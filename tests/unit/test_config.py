@@ -42,7 +42,9 @@ BAD = [
     (doc(server={"port": "80"}), "config: server.port must be an integer, got '80'"),
     (doc(server={"port": 70000}), "config: server.port must be between 0 and 65535, got 70000"),
     (doc(server={"log_level": "loud"}), "config: server.log_level must be one of debug, info, warning, error"),
-    (doc(redis={"url": "http://x"}), "config: redis.url has the wrong form: 'http://x'"),
+    (doc(redis={"url": "http://x"}), "config: redis.url is not a redis://, rediss:// or unix:// URL that parses"),
+    (doc(redis={"url": "redis://:pa/ss@h:6379/0"}), "config: redis.url is not a redis://, rediss:// or unix:// URL "
+     "that parses (redis://:***@h:6379/0)"),
     (doc(timing={"leave_grace": True}), "config: timing.leave_grace must be a number, got True"),
     (doc(timing={"idle_after_ms": 10}), "config: timing.idle_after_ms must be between 50 and 86400000, got 10"),
     (doc(api={"tokens": ["a-plain-string-token-0123"]}), "config: api.tokens[0] must be a table with token, sites"),

@@ -10,7 +10,7 @@ import pytest
 from server.core import protocol as p
 from server.core.actions import Count, Engage, Send
 from server.core.rules import MAX_HIST, SiteRules, decide, pick_variant
-from server.core.session import Connect, Session, Timer, Timing, feed, new_session
+from server.core.session import Connect, Session, Timer, Timing, new_session
 from server.core.step import refusal, step
 from tests.unit.test_rules import camp, hello
 
@@ -112,10 +112,23 @@ def test_a_form_popup_opens_one_submission() -> None:
     assert pick_variant(SIGNUP, s.vid).id == "a"
 
 
-def test_the_visitor_is_engaged_by_the_first_thing_beyond_hello() -> None:
+ENGAGING = [
+    # (name, events after hello, engaged)
+    ("only hello", [], False),
+    ("a bot moving the mouse", [p.Act(), p.Vis(True), p.Vis(False), p.Exit("mouse")], False),
+    ("the same page again", [p.PageMsg(p.Page(url="https://s.example/"))], False),
+    ("a second page", [p.PageMsg(p.Page(url="https://s.example/2"))], True),
+    ("a cart", [p.Cart(items=(), total=0.0, currency="EUR")], True),
+    ("a purchase", [p.Purchase("o1", "A", 1.0, "EUR")], True),
+    ("an email", [p.Email("e1", "a@b.co", "field", "email", False)], True),
+]
+
+
+@pytest.mark.parametrize(("name", "events", "engaged"), ENGAGING, ids=[r[0] for r in ENGAGING])
+def test_the_visitor_is_kept_once_they_do_what_shoppers_do(name: str, events: list[Any], engaged: bool) -> None:
     s = new_session("sid", "vid-1", "demo", 1, 0.0)
-    assert Engage() not in go(s, hello(), 0.0)
-    assert Engage() not in go(s, Timer("camp"), 1.0)
-    assert Engage() in go(s, p.Act(), 2.0)
-    assert Engage() not in go(s, p.Act(), 3.0)
-    assert feed(s, "a", p.Act(), 4.0, T) == []  # the session core itself is unchanged
+    acts = go(s, hello(), 0.0) + go(s, Timer("camp"), 1.0)
+    for n, e in enumerate(events):
+        acts += go(s, e, 2.0 + n)
+    assert acts.count(Engage()) == int(engaged) and s.engaged is engaged
+    assert Engage() not in go(s, p.Cart(items=(), total=0.0, currency="EUR"), 9.0) or not engaged
