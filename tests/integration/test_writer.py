@@ -68,3 +68,24 @@ def test_counters_can_only_be_written_on_the_once_only_path(tmp_path: Path) -> N
         run_async(scenario)
     finally:
         redis.stop()
+
+
+def test_a_visitors_session_index_keeps_the_newest_thousand(tmp_path: Path) -> None:
+    redis = Valkey(tmp_path / "r").start()
+
+    async def scenario() -> tuple[int, bool]:
+        store = Store(redis.url)
+        await store.open()
+        try:
+            for n in range(1010):
+                store.index_session("demo", "v1", f"s{n}", float(n), 3600)
+            await store.writer.commit()
+            key = store.k.visitor_sessions("v1")
+            return int(await store.r.zcard(key)), bool(await store.r.zscore(key, "s1009"))
+        finally:
+            await store.close()
+
+    try:
+        assert run_async(scenario) == (1000, True)
+    finally:
+        redis.stop()

@@ -90,3 +90,16 @@ def test_a_failing_timer_does_not_stop_the_others() -> None:
         return fired
 
     assert run_async(scenario) == ["good"]
+
+
+def test_ipv6_clients_count_per_64() -> None:
+    from types import SimpleNamespace
+
+    from server.ws import client_ip
+
+    def ip(host: str) -> str:
+        return client_ip(SimpleNamespace(client=SimpleNamespace(host=host)))  # type: ignore[arg-type]
+
+    assert ip("2001:db8:1:2:aaaa::1") == ip("2001:db8:1:2:bbbb::7") == "2001:db8:1:2::/64"
+    assert ip("2001:db8:1:3::1") != ip("2001:db8:1:2::1")
+    assert ip("203.0.113.7") == "203.0.113.7"

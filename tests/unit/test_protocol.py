@@ -126,3 +126,14 @@ def test_the_id_of_a_frame_that_is_not_parsed() -> None:
     assert p.frame_id('{"t":"purchase","id":"abc-1"}') == "abc-1"
     assert p.frame_id('{"t":"purchase","id":"has space"}') is None
     assert p.frame_id("[1]") is None and p.frame_id("nope") is None
+
+
+@pytest.mark.parametrize("bad", ["abc\n", "abc\r\n", "\nabc"])
+def test_ids_cannot_end_in_a_newline(bad: str) -> None:
+    from server.core.campaigns import ID_RE as CAMPAIGN_ID
+    from server.core.leads import normalize_email
+
+    with pytest.raises(p.BadMessage):
+        p.parse(orjson.dumps({"t": "purchase", "id": bad, "order": "A", "total": 1}))
+    assert not CAMPAIGN_ID.match(bad)
+    assert normalize_email(f"a{bad}@example.com") is None

@@ -38,3 +38,15 @@ def test_the_filter_keeps_uvicorns_access_arguments_as_a_tuple() -> None:
     other = logging.LogRecord("linger", logging.INFO, __file__, 1, "lead %s@%s", ("ada", "example.com"), None)
     RedactingFilter().filter(other)
     assert other.getMessage() == "lead <email>"
+
+
+def test_passwords_with_slashes_are_redacted() -> None:
+    assert redact_url("redis://:ab/cd+ef==@redis.internal:6379/0") == "redis://:***@redis.internal:6379/0"
+    assert "ab/cd" not in redact_text("could not connect to redis://app:ab/cd@h:1/0 now")
+
+
+def test_webhook_endpoints_are_shown_as_their_origin() -> None:
+    from server.redact import redact_endpoint
+
+    assert redact_endpoint("https://hooks.example/services/T0/B0/SECRET?x=1") == "https://hooks.example/…"
+    assert redact_endpoint("https://user:pw@crm.example:8443/in") == "https://crm.example:8443/…"
