@@ -53,12 +53,12 @@ def _host_port(entry: str) -> tuple[str, str]:
 
 
 def _page(page: p.Page, pol: SitePolicy) -> p.Page:
-    """The page is the shop's own (its URL on one of the site's origins, else dropped, so alerts and
-    webhooks never relay a stranger's link); the referrer may be anywhere, trimmed the same way."""
+    """The page is the shop's own: a URL on another host keeps only its path (so alerts and webhooks
+    never relay a stranger's link). The referrer may be anywhere, trimmed the same way."""
     url = clean_page_url(page.url, pol.keep_params)
     parts = split(url) if url else None
     if parts is not None and parts.origin and parts.origin not in pol.origins:
-        url = ""
+        url = url[len(parts.origin):] or "/"
     return dataclasses.replace(page, url=url, ref=clean_page_url(page.ref, pol.keep_params))
 
 

@@ -188,7 +188,7 @@ def _touch(s: Session, now: float, timing: Timing) -> list[Action]:
 
 
 def _set_page(s: Session, page: p.Page, now: float) -> None:
-    if page.url != s.page_url:
+    if page.url != s.page_url or s.pages == 0:
         s.pages += 1
         s.page_at, s.scroll_depth = now, 0
     s.page_url, s.page_title, s.page_kind = page.url, page.title, page.kind

@@ -253,6 +253,8 @@ class Live:
         lead = None
         if isinstance(msg, p.Email) and (email := normalize_email(msg.email)):
             lead = await self.store.leads.load(sess.site, email)
+        if sess.sid in self.erased:  # erased during the awaits above
+            raise WriteFailed("this session was erased")
         with self.store.applying(*key):  # nothing below awaits until the effects are queued
             self._apply(sess, conn, msg, now, cause=key[1])
             if isinstance(msg, p.Email):

@@ -8,7 +8,7 @@
           are all due at once. A new visitor's welcome popup is due --delay seconds after hello.
           Baseline: the same popup with no backlog. Reported: when it arrived.
 
-    .venv/bin/python tests/bench/faults.py erase --records 300000
+    .venv/bin/python tests/bench/faults.py erase --records 300000 [--own 100000]
     .venv/bin/python tests/bench/faults.py timers --backlog 15000
 
 Run it from another checkout to compare versions: it only uses the wire protocol, the HTTP API
@@ -74,7 +74,8 @@ class Linger:
     def _config(self, scoped_tokens: bool) -> Path:
         tokens = (f'[[api.tokens]]\ntoken = "{TOKEN}"\nsites = ["*"]\n' if scoped_tokens
                   else f'[api]\ntokens = ["{TOKEN}"]\n')
-        limits = "sockets_per_ip = 0\nnew_visitors_per_ip_per_min = 0\n" if scoped_tokens else ""
+        limits = ("sockets_per_ip = 0\nnew_visitors_per_ip_per_min = 0\nnew_sessions_per_ip_per_min = 0\n"
+                  "leads_per_ip_per_hour = 0\n" if scoped_tokens else "")
         cfg = self.tmp / "config.toml"
         cfg.write_text(f"""[server]
 port = {self.port}
@@ -127,8 +128,8 @@ seed_campaigns = "{self.tmp / 'camps.toml'}"
     async def socket(self, **hello: Any) -> tuple[ClientConnection, dict[str, Any]]:
         ws = await connect(f"ws://127.0.0.1:{self.port}/ws?site=bench&v=1", origin=f"http://127.0.0.1:{self.port}",
                            max_size=2**20)  # type: ignore[arg-type]
-        await ws.send(text({"t": "hello", "v": 1, "vid": None, "sid": None,
-                                    "page": {"url": "https://shop.example/p/1", "kind": "product"}, **hello}))
+        page = {"url": f"http://127.0.0.1:{self.port}/p/1", "kind": "product"}
+        await ws.send(text({"t": "hello", "v": 1, "vid": None, "sid": None, "page": page, **hello}))
         while True:
             msg = orjson.loads(await ws.recv())
             if msg["t"] == "ready":
@@ -150,7 +151,8 @@ async def probe(srv: Linger, seconds: float, marks: list[tuple[float, float]]) -
     await ws.close()
 
 
-async def fill_records(srv: Linger, n: int) -> None:
+async def fill_records(srv: Linger, n: int, vid: str = "") -> None:
+    """n purchase records of other shoppers, or of visitor `vid` (indexed as the server would)."""
     r = srv.redis()
     key = "lg:rec:purchase:bench"
     kind = (await r.type(key)).decode()
@@ -158,13 +160,16 @@ async def fill_records(srv: Linger, n: int) -> None:
     for start in range(0, n, 10_000):
         pipe = r.pipeline(transaction=False)
         for i in range(start, min(n, start + 10_000)):
-            body = orjson.dumps({"id": f"x{i}", "order": f"X{i}", "total": 9.5, "currency": "EUR", "sid": f"s{i}",
-                                 "vid": f"someone-{i}", "at": now})
+            rid = f"{'mine' if vid else 'x'}{i}"
+            body = orjson.dumps({"id": rid, "order": f"X{i}", "total": 9.5, "currency": "EUR", "sid": f"s{i}",
+                                 "vid": vid or f"someone-{i}", "at": now})
             if kind == "list":  # the layout before per-visitor indexes
                 pipe.rpush(key, body)
             else:
-                pipe.hset(key, f"x{i}", body)
-                pipe.zadd("lg:recz:purchase:bench", {f"x{i}": now})
+                pipe.hset(key, rid, body)
+                pipe.zadd("lg:recz:purchase:bench", {rid: now})
+                if vid:
+                    pipe.sadd(f"lg:rv:{vid}", f"purchase|bench|{rid}")
         await pipe.execute()
     await r.aclose()
 
@@ -173,20 +178,24 @@ async def bench_erase(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="linger-bench-") as d:
         srv = Linger(Path(d)).start()
         try:
-            base: list[tuple[float, float]] = []
-            await probe(srv, 3, base)
-            ws, _ = await srv.socket()  # the shopper to erase: a lead with a purchase
+            ws, ready = await srv.socket()  # the shopper to erase: a lead with a purchase
             await ws.send(text({"t": "email", "id": "e1", "email": "erase.me@example.com", "source": "field",
                                         "field": "email", "consent": True, "submitted": True}))
             await ws.send(text({"t": "purchase", "id": "o1", "order": "O1", "total": 5, "currency": "EUR"}))
             await asyncio.sleep(0.5)
             await ws.close()
             await fill_records(srv, args.records)
-            await asyncio.sleep(1)
+            if args.own:
+                await fill_records(srv, args.own, ready["vid"])
+            await asyncio.sleep(2)
+            base: list[tuple[float, float]] = []  # the same probe, same data, nothing else going on
+            await probe(srv, 4, base)
             during: list[tuple[float, float]] = []
-            task = asyncio.create_task(probe(srv, 4, during))
-            await asyncio.sleep(1)
+            # the HTTP client is made first: building one loads certificates and would stall this
+            # process's own event loop (the probe's), not the server's
             async with httpx.AsyncClient(timeout=60) as http:
+                task = asyncio.create_task(probe(srv, 4, during))
+                await asyncio.sleep(1)
                 t0 = time.perf_counter()
                 r = await http.delete(f"http://127.0.0.1:{srv.port}/api/v1/leads/erase.me@example.com?site=bench",
                                       headers={"authorization": f"Bearer {TOKEN}"})
@@ -196,7 +205,8 @@ async def bench_erase(args: argparse.Namespace) -> None:
             srv.stop()
     window = [lat for sent, lat in during if sent + lat >= t0 and sent <= t1]
     b = [lat for _, lat in base]
-    print(f"erase of one lead among {args.records} records: HTTP {r.status_code} in {(t1 - t0) * 1000:.0f} ms")
+    print(f"erase of one lead with {args.own} records of its own among {args.records} others': "
+          f"HTTP {r.status_code} in {(t1 - t0) * 1000:.0f} ms")
     print(f"{'probe purchase->ack (ms)':32} {'baseline':>10} {'during erase':>13}")
     for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
         print(f"{name:32} {pct(b, q) * 1000:>10.2f} {pct(window, q) * 1000:>13.2f}")
@@ -205,7 +215,7 @@ async def bench_erase(args: argparse.Namespace) -> None:
 
 
 async def popup_after(srv: Linger) -> float:
-    ws, _ = await srv.socket()
+    ws, _ = await srv.socket(page={"url": f"http://127.0.0.1:{srv.port}/p/1", "kind": "product"})
     t0 = time.perf_counter()
     while orjson.loads(await ws.recv()).get("t") != "popup":
         pass
@@ -244,6 +254,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["erase", "timers"])
     ap.add_argument("--records", type=int, default=300_000, help="erase: other shoppers' records in the list")
+    ap.add_argument("--own", type=int, default=0, help="erase: records of the erased visitor itself")
     ap.add_argument("--backlog", type=int, default=8_000, help="timers: leave timers due at once")
     ap.add_argument("--delay", type=float, default=5.0, help="timers: the welcome popup's delay_s")
     args = ap.parse_args()

@@ -260,9 +260,11 @@ frames_per_second = 10000
 frame_burst = 100000
 sockets_per_ip = 0                # every simulated shopper comes from 127.0.0.1
 new_visitors_per_ip_per_min = 0
+new_sessions_per_ip_per_min = 0
+leads_per_ip_per_hour = 0
 [[sites]]
 key = "bench"
-origins = ["http://127.0.0.1:{port}"]
+origins = ["http://127.0.0.1:{port}", "https://shop.example"]
 """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINGER_")}
     with log_path.open("wb") as log:

@@ -174,3 +174,8 @@ def test_round_trip_through_dict() -> None:
 def test_returning_visitor() -> None:
     assert not new_session("s", "v", "demo", 1, 0).returning
     assert new_session("s", "v", "demo", 2, 0).returning
+
+
+def test_the_first_page_starts_its_clock_even_without_a_url() -> None:
+    s, _ = run([("a", Connect(p.Hello(vid=None, sid=None, page=p.Page(url=""))), 7.0)])
+    assert s.pages == 1 and s.page_at == 7.0  # a delay counts from arriving, not from the epoch
