@@ -146,10 +146,13 @@ async def get_session(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     live = live_of(request)
-    reachable = await live.store.ping()
-    writing = not live.store.writer.failing  # reachable but full or read-only is not healthy either
-    ok = reachable and writing
-    body = {"ok": ok, "redis": "up" if ok else ("refusing writes" if reachable else "down"),
+    store = live.store
+    reachable = await store.ping()
+    writing = reachable and not store.writer.failing and await store.probe_write()  # full or read-only is down
+    fsyncing = not store.writer.not_fsyncing
+    ok = writing and fsyncing
+    state = "up" if ok else ("down" if not reachable else "refusing writes" if not writing else "not fsyncing")
+    body = {"ok": ok, "redis": state,
             "instance": live.instance, "connections": sum(len(s) for s in live.sockets.values()),
             "problems": live.health.problems()}
     return json(body, 200 if ok else 503)

@@ -258,6 +258,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.new_sessions_per_ip_per_min", 1200, "New sessions (of new or known visitors) one client address "
             "may start per minute on this instance; beyond it the hello gets `rate_limited`. 0: no limit.",
             _int(0, 10_000_000)),
+    Setting("limits.messages_per_ip_per_min", 300, "Messages with an id (purchase, email, push, popup: the ones "
+            "stored for good) one client address may send per minute on this instance; beyond it they get "
+            "`rate_limited` and the widget resends them later. 0: no limit.", _int(0, 10_000_000)),
     Setting("limits.leads_per_ip_per_hour", 120, "Leads one client address may create or update per hour on this "
             "instance; captures beyond it are acknowledged but not kept (counted in "
             "linger_emails_refused_total). 0: no limit.", _int(0, 10_000_000)),
@@ -280,7 +283,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("webhooks.retry_max_s", 3600.0, "The longest wait between two tries.", _num(0.01, 86400)),
     Setting("webhooks.timeout_s", 10.0, "Deadline of one whole delivery attempt (connect, send, and reading at "
             "most 64 KiB of the answer); a delivery's lease is always longer.", _num(0.1, 120)),
-    Setting("webhooks.parallel", 10, "Deliveries in flight at once on this instance.", _int(1, 1000)),
+    Setting("webhooks.parallel", 32, "Deliveries in flight at once on this instance.", _int(1, 1000)),
     Setting("webhooks.per_endpoint", 2, "Of those, at most this many to one endpoint, so a slow endpoint cannot "
             "hold up the others.", _int(1, 1000)),
     Setting("webhooks.poll_ms", 500, "How often the delivery worker looks for due deliveries.", _int(5, 60_000)),

@@ -14,7 +14,8 @@ import re
 
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^/@:\s]*)(?::[^@\s]*)?@", re.I)
 _QUERY = re.compile(r"(?P<url>[a-z][a-z0-9+.\-]*://[^\s?#\"']*|(?<![\w.])/[^\s?#\"']*)[?#][^\s\"']*", re.I)
-_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+=?^_`{|}~.\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+# "/" is allowed in an address's local part: a path holding one is redacted from its first "/" on
+_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 
 
 def redact_url(url: str) -> str:
@@ -59,7 +60,10 @@ class RedactingFilter(logging.Filter):
 
 
 def install(logger: logging.Logger | None = None) -> None:
-    """Put the filter on every handler of the root logger (and uvicorn's own loggers)."""
+    """Put the filter on every handler of the root logger (and uvicorn's own loggers), and keep
+    httpx's per-request lines (which name webhook URLs, secrets in their paths) out of the log."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     names = [None, "uvicorn", "uvicorn.error", "uvicorn.access"]
     for name in names:
         lg = logging.getLogger(name) if logger is None else logger

@@ -7,7 +7,8 @@ too, as "id").
 Each attempt has one deadline (`webhooks.timeout_s`) for connecting, sending and reading at most
 64 KiB of the answer, and the lease is always longer, so no other instance can start the same
 delivery while an attempt may still be running. Deliveries run side by side (`webhooks.parallel`),
-at most `webhooks.per_endpoint` to one endpoint, so a slow endpoint cannot hold up the others.
+at most `webhooks.per_endpoint` to one endpoint, and endpoints whose last attempt took more than
+half its deadline share half the slots between them, so slow endpoints cannot hold up the others.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from starlette.responses import Response
 
 from .api import guard, json, live_of, site_param
 from .config import Config
-from .core.alerts import endpoint_of_url, next_attempt, sign
+from .core.alerts import endpoint_of, endpoint_of_url, next_attempt, sign
 from .health import Health
 from .redact import redact_endpoint, redact_text
 from .store import Store, StoreError
@@ -48,6 +49,8 @@ class Deliverer:
                                         headers={"user-agent": "Linger-Webhooks/1"},
                                         limits=httpx.Limits(max_connections=self.parallel * 2))
         self.busy: dict[str, int] = {}  # endpoint -> attempts in flight
+        self.slow: set[str] = set()  # endpoints whose last attempt took more than half its deadline
+        self.slow_share = max(1, self.parallel // 2)  # slots slow endpoints may hold between them
         self.running: set[asyncio.Task[None]] = set()
         self._freed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -95,12 +98,16 @@ class Deliverer:
         if free <= 0:
             return 0
         now = self.clock()
+        slow_busy = sum(n for ep, n in self.busy.items() if ep in self.slow)
         for ep in await self.store.deliveries.due_endpoints(now):
             room = min(free - started, self.per_endpoint - self.busy.get(ep, 0))
+            if ep in self.slow:  # however many endpoints hang, the others always keep half the slots
+                room = min(room, self.slow_share - slow_busy)
             if room <= 0:
                 continue
             for d in await self.store.deliveries.lease(ep, room, now, now + self.lease):
                 self.busy[ep] = self.busy.get(ep, 0) + 1
+                slow_busy += ep in self.slow
                 self.running.add(asyncio.get_running_loop().create_task(self._attempt_in_slot(d, ep)))
                 started += 1
             if started >= free:
@@ -155,7 +162,13 @@ class Deliverer:
         body = d["body"].encode()
         headers = {"content-type": "application/json", "linger-event": d["event"], "linger-delivery": d["id"],
                    "linger-signature": sign(secret, int(now), body)}
+        started = time.monotonic()
         ok, result = await self.post(d["url"], body, headers)
+        ep = endpoint_of(d["id"])
+        if time.monotonic() - started > self.timeout / 2:
+            self.slow.add(ep)
+        else:
+            self.slow.discard(ep)
         d["attempts"] += 1
         d["last"] = {"at": now, "result": result}
         if ok:

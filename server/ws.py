@@ -160,7 +160,8 @@ def client_ip(ws: WebSocket) -> str:
     host = ws.client.host if ws.client else ""
     if ":" in host:
         try:
-            return str(ipaddress.IPv6Network(f"{host}/64", strict=False))
+            mapped = ipaddress.IPv6Address(host).ipv4_mapped  # ::ffff:a.b.c.d is an IPv4 shopper
+            return str(mapped) if mapped else str(ipaddress.IPv6Network(f"{host}/64", strict=False))
         except ValueError:
             return host
     return host

@@ -58,7 +58,7 @@ def _page(page: p.Page, pol: SitePolicy) -> p.Page:
     url = clean_page_url(page.url, pol.keep_params)
     parts = split(url) if url else None
     if parts is not None and parts.origin and parts.origin not in pol.origins:
-        url = url[len(parts.origin):] or "/"
+        url = "/" + url[len(parts.origin):].lstrip("/")  # one slash: "//host" would be a host again
     return dataclasses.replace(page, url=url, ref=clean_page_url(page.ref, pol.keep_params))
 
 

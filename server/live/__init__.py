@@ -13,6 +13,7 @@ for the write instead); and the write itself claims the id and applies its effec
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
@@ -41,6 +42,8 @@ log = logging.getLogger("linger.live")
 NO_RULES = SiteRules()
 TIMER_LEASE_S = 30.0  # a shared timer taken by an instance that dies comes due again after this
 MAX_BACKLOG = 100_000  # queued writes beyond which id messages are refused (`unavailable`) before applying
+ERASE_CONFIRM_BEATS = 2  # how long an erasure waits for the other instances to confirm, in heartbeats
+ERASE_AGAIN_S = (30.0, 270.0)  # further passes when some instance did not confirm
 
 
 class Peer(Protocol):
@@ -61,6 +64,12 @@ class Refused(Exception):
 
 def mint_id() -> str:
     return secrets.token_urlsafe(16)
+
+
+def vid_hash(vid: str) -> str:
+    """How an erasure names a visitor to the other instances, so the announcement, kept an hour for
+    instances that missed it, holds no visitor id."""
+    return hashlib.sha256(f"linger-erase:{vid}".encode()).hexdigest()[:32]
 
 
 def load_rules(cfg: Config, site: str, raw_campaigns: list[dict[str, Any]]) -> SiteRules:
@@ -92,6 +101,9 @@ class Live:
         self.inflight: dict[tuple[str, str], asyncio.Future[None]] = {}  # (vid, id) being applied now
         self.unsure: dict[tuple[str, str], int] = {}  # (vid, id) applied here -> writer generation storing it
         self.erased: dict[str, float] = {}  # sessions erased (GDPR) while connected here -> when
+        self.seen_erasures: dict[str, float] = {}  # erasure ids handled here -> when
+        self._erasures_checked = clock()
+        self._later: set[asyncio.Task[None]] = set()
         self.rules: dict[str, SiteRules] = {}
         self.policies = {key: SitePolicy(origins=s.origins, currency=s.currency, image_hosts=s.image_hosts,
                                          keep_params=s.keep_query_params, push_hosts=cfg["push.allowed_hosts"])
@@ -99,9 +111,11 @@ class Live:
         self.limits = PerAddress(cfg["limits.sockets_per_ip"], {
             "visitor": PerAddress.per_minute(cfg["limits.new_visitors_per_ip_per_min"]),
             "session": PerAddress.per_minute(cfg["limits.new_sessions_per_ip_per_min"]),
-            "lead": PerAddress.per_hour(cfg["limits.leads_per_ip_per_hour"])})
+            "lead": PerAddress.per_hour(cfg["limits.leads_per_ip_per_hour"]),
+            "message": PerAddress.per_minute(cfg["limits.messages_per_ip_per_min"])})
         self.local = LocalTimers(self._fire_local, clock)
-        self.cluster = Cluster(store, self.instance, cfg["server.heartbeat_s"], clock, self.health, self._take_over)
+        self.cluster = Cluster(store, self.instance, cfg["server.heartbeat_s"], clock, self.health, self._take_over,
+                               self.replay_erasures)
         self._conn_seq = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -135,9 +149,9 @@ class Live:
 
     async def stop(self) -> None:
         self.local.close()
-        for t in self._tasks:
+        for t in [*self._tasks, *self._later]:
             t.cancel()
-        for t in self._tasks:
+        for t in [*self._tasks, *self._later]:
             try:
                 await t
             except asyncio.CancelledError:
@@ -164,7 +178,8 @@ class Live:
         visitor = await self.store.load_visitor(h.vid) if h.vid else None
         if visitor is not None and visitor.get("site") != site:
             visitor = None
-        sess = await self._resumable(h.sid, site, visitor, now) if visitor else None
+        resumable = visitor is not None and h.sid not in self.erased  # an erased (or half-erased) visit is over
+        sess = await self._resumable(h.sid, site, visitor, now) if resumable and visitor else None
         resumed = sess is not None
         if visitor is None:
             if not self.limits.allow("visitor", ip, now):
@@ -213,6 +228,8 @@ class Live:
         if mid is None:
             self._apply(sess, conn, msg, self.clock())
             return None
+        if not self.limits.allow("message", ip, self.clock()):
+            raise Refused("rate_limited", "too many stored messages from this address; send it again later")
         key = (sess.vid, mid)
         running = self.inflight.get(key)
         if running is not None:  # the same id on another socket right now: its outcome is ours
@@ -255,7 +272,7 @@ class Live:
             lead = await self.store.leads.load(sess.site, email)
         if sess.sid in self.erased:  # erased during the awaits above
             raise WriteFailed("this session was erased")
-        with self.store.applying(*key):  # nothing below awaits until the effects are queued
+        with self.store.applying(*key, now):  # nothing below awaits until the effects are queued
             self._apply(sess, conn, msg, now, cause=key[1])
             if isinstance(msg, p.Email):
                 self._capture(sess, msg, now, lead, ip)
@@ -294,38 +311,108 @@ class Live:
     # ------------------------------------------------------------ GDPR erasure
 
     async def erase(self, site: str, email: str) -> dict[str, int]:
-        """Erase the lead and every trace of its visitors, here and on every instance. If Redis fails
-        part-way, the error reaches the caller and the sessions stopped here may go on (a retry finds
-        everything again: the address's indexes are deleted last)."""
+        """Erase the lead and every trace of its visitors, here and on every instance.
+
+        1. This instance drops the visitors' sessions (closing their sockets) and flushes its writes.
+        2. Everything is deleted through the indexes.
+        3. Every other live instance is told (pub/sub, and a list each replays on its heartbeat); each
+           drops the sessions, flushes what it had queued for them, and confirms.
+        4. Once all have confirmed (or after a wait), everything is deleted once more, including the
+           sessions found in step 2, which a write of another instance may have brought back.
+        An instance that did not confirm (partitioned, dying) gets further passes later. If Redis
+        fails part-way, the error reaches the caller, the sessions stopped here go on, and a retry
+        finds everything again (the address's indexes are deleted last)."""
+        now = self.clock()
         lead = await self.store.leads.load(site, email)
         vids = await self.store.leads.visitors(site, email) | set(lead["vids"] if lead else ())
-        stopped = await self.control({"erase": sorted(vids)})  # this instance stops writing them at once
+        hashed = {vid_hash(v) for v in vids}  # what other instances are told: no visitor id is kept
+        stopped = await self._drop(hashed)
+        others: set[str] = set()
+        confirmed: set[str] = set()
         try:
-            await self.store.writer.commit()  # what was already queued lands before the delete
+            await self.store.writer.commit()
             instances = await self.store.instance_ids()
-            result = await self.store.leads.erase(site, email, vids, instances)
+            if vids:  # first, so that a Redis refusing writes fails the erasure before anything is deleted
+                eid = mint_id()
+                self.seen_erasures[eid] = now
+                others = self.cluster.alive - {self.instance}
+                await self.store.announce_erasure(eid, sorted(hashed), now)
+            result, sids = await self.store.leads.erase(site, email, vids, instances)
             if vids:
-                await self.store.broadcast({"erase": sorted(vids)})
-            await asyncio.sleep(0.2)  # a write another instance made before it heard: delete once more
-            await self.store.leads.erase(site, email, vids, instances)
+                confirmed = await self._confirmations(eid, others)
+                await self.store.leads.erase(site, email, vids, instances, sids)
         except BaseException:
-            for sid in stopped:
-                self.erased.pop(sid, None)
+            self._resume(stopped)
             raise
+        missing = others - confirmed
+        if vids and missing:
+            log.warning("erasure: %d instance(s) did not confirm; erasing again later", len(missing))
+            task = asyncio.get_running_loop().create_task(self._erase_later(site, email, vids, sids))
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
+        result["unconfirmed_instances"] = len(missing)
         return result
 
-    async def control(self, msg: dict[str, Any]) -> list[str]:
-        """Drop the sessions of erased visitors here (their sockets are closed); returns their ids."""
-        vids = set(msg.get("erase") or ())
+    async def _confirmations(self, eid: str, others: set[str]) -> set[str]:
+        deadline = self.clock() + ERASE_CONFIRM_BEATS * self.cluster.heartbeat_s + 1
+        acks: set[str] = set()
+        while others - acks and self.clock() < deadline:
+            await asyncio.sleep(0.05)
+            acks = await self.store.erasure_acks(eid)
+        return acks
+
+    async def _erase_later(self, site: str, email: str, vids: set[str], sids: set[str]) -> None:
+        for wait in ERASE_AGAIN_S:
+            await asyncio.sleep(wait)
+            try:
+                await self.store.leads.erase(site, email, vids, await self.store.instance_ids(), sids)
+            except (StoreError, OSError) as e:
+                log.error("erasure, later pass: %s", e)
+
+    async def _drop(self, hashed: set[str]) -> list[tuple[Session, list[str]]]:
+        """Stop the sessions of these visitors (given as vid_hash) here: nothing about them is written
+        again (not even their disconnect), and their sockets are closed."""
         stopped = []
-        for sess in [s for s in self.sessions.values() if s.vid in vids]:
-            self.erased[sess.sid] = self.clock()  # nothing about it is written again, not even its disconnect
-            stopped.append(sess.sid)
+        for sess in [s for s in self.sessions.values() if vid_hash(s.vid) in hashed]:
+            self.erased[sess.sid] = self.clock()
             self.sessions.pop(sess.sid, None)
             self.local.drop(sess.sid)
-            for peer in list(self.sockets.pop(sess.sid, {}).values()):
+            peers = self.sockets.pop(sess.sid, {})
+            stopped.append((sess, list(peers)))
+            for peer in list(peers.values()):
                 await peer.close(1000, "erased")
         return stopped
+
+    def _resume(self, stopped: list[tuple[Session, list[str]]]) -> None:
+        """An erasure that failed: the stopped sessions go on, their closed sockets disconnected the
+        regular way (so they leave and end as usual)."""
+        now = self.clock()
+        for sess, conns in stopped:
+            self.erased.pop(sess.sid, None)
+            for conn in conns:
+                self._apply(sess, conn, Disconnect(), now)
+            if not sess.sockets:
+                self.store.track_conn(self.instance, sess.sid, False)
+
+    async def control(self, msg: dict[str, Any]) -> None:
+        """An erasure announced by another instance (or replayed from the list): drop the visitors
+        (named by vid_hash), flush what was queued for them, and confirm."""
+        eid = msg.get("id")
+        if eid is not None and eid in self.seen_erasures:
+            return
+        if eid is not None:
+            self.seen_erasures[eid] = self.clock()
+        await self._drop(set(msg.get("erase") or ()))
+        if eid is not None:
+            await self.store.writer.commit()
+            await self.store.ack_erasure(eid, self.instance)
+
+    async def replay_erasures(self) -> None:
+        """Erasures this instance may have missed (pub/sub is not reliable across reconnects)."""
+        since = self._erasures_checked - 60  # a margin for clocks that disagree a little
+        for eid, vids, at in await self.store.erasures_since(since):
+            await self.control({"erase": vids, "id": eid})
+            self._erasures_checked = max(self._erasures_checked, at)
 
     # ------------------------------------------------------------ carrying out the core's actions
 
@@ -394,8 +481,8 @@ class Live:
 
     def _fire_local(self, sid: str, kind: str) -> None:
         sess = self.sessions.get(sid)
-        if sess is not None:
-            self._apply(sess, "", Timer(kind), self.clock())
+        if sess is not None:  # a cause derived from the session, so a repeated alert has the same delivery id
+            self._apply(sess, "", Timer(kind), self.clock(), cause=f"timer.{kind}.{sess.last_act}")
 
     async def fire_due(self) -> int:
         """Lease due shared timers (at most timers_per_tick; each fires on exactly one instance),
@@ -433,6 +520,8 @@ class Live:
             cutoff = self.clock() - self.ttl  # an erased session's keys are long gone by then
             for sid in [sid for sid, at in self.erased.items() if at < cutoff]:
                 del self.erased[sid]
+            for eid in [eid for eid, at in self.seen_erasures.items() if at < cutoff]:
+                del self.seen_erasures[eid]
             await asyncio.sleep(0 if n >= self.cfg["timing.timers_per_tick"] else tick)
 
     def _forget_stored(self) -> None:

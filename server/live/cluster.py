@@ -21,7 +21,8 @@ DEAD_AFTER_BEATS = 6
 
 class Cluster:
     def __init__(self, store: Store, instance: str, heartbeat_s: float, clock: Callable[[], float],
-                 health: Health, take_over: Callable[[str], Awaitable[None]]) -> None:
+                 health: Health, take_over: Callable[[str], Awaitable[None]],
+                 every_beat: Callable[[], Awaitable[None]] | None = None) -> None:
         self.store, self.instance, self.clock, self.health = store, instance, clock, health
         self.heartbeat_s = heartbeat_s
         self.dead_after = DEAD_AFTER_BEATS * heartbeat_s
@@ -29,6 +30,7 @@ class Cluster:
         self.ok_since: float | None = None  # first heartbeat of the current unbroken run
         self.last_ok: float | None = None
         self._take_over = take_over
+        self._every_beat = every_beat
 
     def may_claim(self, now: float) -> bool:
         return (self.ok_since is not None and now - self.ok_since >= self.dead_after
@@ -49,6 +51,11 @@ class Cluster:
         self.last_ok = done
         for inst in dead:
             await self._take_over(inst)
+        if self._every_beat is not None:
+            try:
+                await self._every_beat()
+            except (StoreError, OSError) as e:
+                self.health.fail("heartbeat", e)
 
     async def run(self) -> None:
         while True:

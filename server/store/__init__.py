@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ log = logging.getLogger("linger.store")
 StoreError = RedisError  # anything Redis did not do: callers answer `unavailable` and keep going
 DONE_TTL = 30 * 86400
 MAX_VISITOR_SESSIONS = 1000  # a visitor's sessions indexed for erasure; older ones have long expired
-SOCKET_TIMEOUT_S = 10.0  # a Redis that stops answering (stalled, partitioned) fails calls instead of hanging them
+SOCKET_TIMEOUT_S = 10.0
+ERASURE_KEEP_S = 3600  # a Redis that stops answering (stalled, partitioned) fails calls instead of hanging them
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,22 +174,60 @@ class Store:
     # ------------------------------------------------------------ idempotent client messages
 
     async def is_done(self, vid: str, mid: str) -> bool:
-        return bool(await self.r.sismember(self.k.done(vid), mid))
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zscore(self.k.done(vid), mid)
+        pipe.sismember(self.k.legacy_done(vid), mid)
+        new, old = await pipe.execute()
+        return new is not None or bool(old)
 
     @contextmanager
-    def applying(self, vid: str, mid: str) -> Iterator[None]:
-        """Writes queued in this block happen once per (visitor, id), claimed in the same step."""
-        with self.writer.guarded(self.k.done(vid), mid, DONE_TTL):
+    def applying(self, vid: str, mid: str, now: float | None = None) -> Iterator[None]:
+        """Writes queued in this block happen once per (visitor, id), claimed in the same step; ids
+        are remembered for 30 days."""
+        with self.writer.guarded(self.k.done(vid), mid, time.time() if now is None else now, DONE_TTL):
             yield
 
     def publish(self, site: str, event: dict[str, Any]) -> None:
         self.writer.cmd("PUBLISH", self.k.events_channel(site), orjson.dumps(event), keys=0)
 
-    # ------------------------------------------------------------ pub/sub
+    async def probe_write(self) -> bool:
+        """Whether Redis takes a write right now (reachable is not enough: full or read-only)."""
+        try:
+            await self.r.set(self.k.health, int(time.time()), ex=60)
+            return True
+        except (RedisError, OSError):
+            return False
 
-    async def broadcast(self, msg: dict[str, Any]) -> None:
-        """A control message to every instance (erasure)."""
-        await self.r.publish(self.k.control_channel, orjson.dumps(msg))
+    # ------------------------------------------------------------ erasure across instances
+
+    async def announce_erasure(self, eid: str, vids: list[str], now: float) -> None:
+        """Tell every instance to drop these visitors: published at once, and kept an hour for any
+        instance that missed the message (each replays recent erasures on its heartbeat)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(self.k.erasure(eid), orjson.dumps(vids), ex=ERASURE_KEEP_S)
+        pipe.zadd(self.k.erasures, {eid: now})
+        pipe.zremrangebyscore(self.k.erasures, "-inf", now - ERASURE_KEEP_S)
+        pipe.publish(self.k.control_channel, orjson.dumps({"erase": vids, "id": eid}))
+        await pipe.execute()
+
+    async def erasures_since(self, since: float) -> list[tuple[str, list[str], float]]:
+        """(id, visitors, when) of the erasures announced after `since`."""
+        rows = await self.r.zrangebyscore(self.k.erasures, f"({since!r}", "+inf", withscores=True)
+        if not rows:
+            return []
+        raws = await self.r.mget([self.k.erasure(e.decode()) for e, _ in rows])
+        return [(e.decode(), orjson.loads(raw), score) for (e, score), raw in zip(rows, raws, strict=True) if raw]
+
+    async def ack_erasure(self, eid: str, instance: str) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.sadd(self.k.erasure_acks(eid), instance)
+        pipe.expire(self.k.erasure_acks(eid), ERASURE_KEEP_S)
+        await pipe.execute()
+
+    async def erasure_acks(self, eid: str) -> set[str]:
+        return {x.decode() for x in await self.r.smembers(self.k.erasure_acks(eid))}
+
+    # ------------------------------------------------------------ pub/sub
 
     async def listen(self, on_campaigns: Callable[[str], Awaitable[None]],
                      on_control: Callable[[dict[str, Any]], Awaitable[None]]) -> None:

@@ -5,12 +5,12 @@
 | `s:{sid}`               | string | session JSON (core.session.Session)                            | TTL session_timeout + 1 h |
 | `v:{vid}`               | hash   | visitor: site, first_seen, last_seen, visits, last_sid, hist, email, engaged | TTL: the session's until the visitor does more than say hello, then retention.visitors_days |
 | `vz:{vid}`              | zset   | the visitor's session ids -> start (erasure)                   | the newest 1000; TTL as the visitor |
-| `done:{vid}`            | set    | ids of client messages already applied                         | TTL 30 days |
+| `ids:{vid}`             | zset   | ids of client messages already applied -> when                 | entries older than 30 days are dropped on every write; TTL 30 days |
 | `live:{site}`           | zset   | sid -> started; sessions not yet ended                         | ended sessions leave it |
 | `timers`                | zset   | "kind|sid" -> due (epoch s): leave and end of sessions with no socket | popped or leased, then removed |
 | `rec:{kind}:{site}`     | hash   | record id -> JSON: purchase, push, popupev, alert                | retention.records_days |
 | `recz:{kind}:{site}`    | zset   | record id -> time (order, retention)                           | retention.records_days |
-| `rv:{vid}`              | set    | "kind|record id" of the visitor's records (erasure)            | TTL retention.records_days |
+| `rvz:{vid}`             | zset   | "kind|site|record id" of the visitor's records -> when (erasure) | entries past retention.records_days dropped on every write; TTL the same |
 | `lead:{site}:{email}`   | string | lead JSON snapshot of the latest capture (core.leads.merge_lead) | TTL retention.leads_days; deleted by the sweep after leads_unconsented_days without consent |
 | `leadc:{site}:{email}`  | string | the lead's consent {at, text}, written once (SET NX)           | TTL retention.leads_days |
 | `leads:{site}`          | zset   | email -> first seen; the lead list, paged by score             | expired leads are pruned |
@@ -27,8 +27,12 @@
 | `instances`             | zset   | instance id -> last heartbeat                                  | dead ones are claimed and removed |
 | `inst:{instance}`       | set    | sessions with a socket on that instance                        | TTL 7 days |
 | `fsync`                 | string | a counter the writer bumps so WAITAOF has a write of its own to wait for | one key |
+| `health`                | string | written by /healthz to see that writes are taken               | one key, TTL 60 s |
+| `erasures`              | zset   | erasure id -> when: every instance replays the last hour's, so none misses one | an hour |
+| `erasure:{id}`          | string | the visitors of one erasure, as salted hashes (no visitor id)   | TTL an hour |
+| `eraseack:{id}`         | set    | instances that dropped those visitors and flushed their writes | TTL an hour |
 | `campaigns`             | pubsub | a site key whose campaigns changed (every instance reloads)    | |
-| `control`               | pubsub | {"erase": [vids]}: every instance drops those sessions          | |
+| `control`               | pubsub | {"erase": [visitor hashes], "id"}: every instance drops those sessions, flushes, confirms | |
 | `events:{site}`         | pubsub | notable session events (left, idle, purchase, ...)             | |
 
 No key that client input creates lacks a TTL or a bound: ids, visitors and records expire, popup
@@ -59,7 +63,10 @@ class Keys:
         return f"{self.p}vs:{vid}"  # a set, written by versions before the capped sorted set
 
     def done(self, vid: str) -> str:
-        return f"{self.p}done:{vid}"
+        return f"{self.p}ids:{vid}"
+
+    def legacy_done(self, vid: str) -> str:
+        return f"{self.p}done:{vid}"  # a set without times, written by older versions
 
     def live(self, site: str) -> str:
         return f"{self.p}live:{site}"
@@ -75,7 +82,10 @@ class Keys:
         return f"{self.p}recz:{kind}:{site}"
 
     def visitor_records(self, vid: str) -> str:
-        return f"{self.p}rv:{vid}"
+        return f"{self.p}rvz:{vid}"
+
+    def legacy_visitor_records(self, vid: str) -> str:
+        return f"{self.p}rv:{vid}"  # a set without times, written by older versions
 
     def lead(self, site: str, email: str) -> str:
         return f"{self.p}lead:{site}:{email}"
@@ -134,6 +144,20 @@ class Keys:
     @property
     def fsync(self) -> str:
         return f"{self.p}fsync"
+
+    @property
+    def health(self) -> str:
+        return f"{self.p}health"
+
+    @property
+    def erasures(self) -> str:
+        return f"{self.p}erasures"
+
+    def erasure(self, eid: str) -> str:
+        return f"{self.p}erasure:{eid}"
+
+    def erasure_acks(self, eid: str) -> str:
+        return f"{self.p}eraseack:{eid}"
 
     @property
     def campaigns_channel(self) -> str:

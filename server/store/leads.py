@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from . import Retention
 
 CHUNK = 200  # commands per pipeline during erasure: each is O(1), so Redis is never held for long
+PAUSE_S = 0.002  # between pages: a huge erasure takes longer rather than crowding out everyone else
 TIMER_KINDS = ("idle", "leave", "end", "camp")
 
 
@@ -72,10 +73,7 @@ class Leads:
         self.writer.cmd("SADD", evk, vid)
         self._expire(evk, keep + 86400 if keep else 0)
         vkey = self.k.visitor(vid)
-        if consent["given"]:  # consent only ever goes from no to yes
-            self.writer.cmd("HSET", vkey, "email", email, "consent", 1)
-        else:
-            self.writer.cmd("HSET", vkey, "email", email)
+        self.writer.cmd("HSET", vkey, "email", email, "consent", int(bool(consent["given"])))  # of this address
         self.writer.cmd("EXPIRE", vkey, int(self.retention.visitors))
 
     async def page(self, site: str, after: tuple[float, str] | None, limit: int) -> list[dict[str, Any]]:
@@ -89,12 +87,16 @@ class Leads:
             if not rows:
                 break
             offset += len(rows)
-            emails = [e.decode() for e, score in rows
+            picked = [(e.decode(), score) for e, score in rows
                       if not after or score > after[0] or (score == after[0] and e.decode() > after[1])]
-            if emails:
-                raws = await self.r.mget([self.k.lead(site, e) for e in emails])
-                consents = await self.r.mget([self.k.lead_consent(site, e) for e in emails])
-                out += [x for x in map(self._with_consent, raws, consents) if x]
+            if picked:
+                raws = await self.r.mget([self.k.lead(site, e) for e, _ in picked])
+                consents = await self.r.mget([self.k.lead_consent(site, e) for e, _ in picked])
+                for (_, score), raw, consent in zip(picked, raws, consents, strict=True):
+                    lead = self._with_consent(raw, consent)
+                    if lead is not None:
+                        lead["first_seen"] = score  # the list's order is the truth (and the cursor's)
+                        out.append(lead)
         return out[:limit]
 
     async def visitors(self, site: str, email: str) -> set[str]:
@@ -106,7 +108,7 @@ class Leads:
         that got consent meanwhile is looked at again when its leads_days are up."""
         zkey = self.k.lead_expiry(site)
         emails = [e.decode() for e in await self.r.zrangebyscore(zkey, "-inf", now, start=0, num=limit)]
-        dropped = 0
+
         for email in emails:
             lead = await self.load(site, email)
             if lead is not None and lead["consent"]["given"]:
@@ -123,8 +125,7 @@ class Leads:
             for vid in vids:
                 pipe.hdel(self.k.visitor(vid), "email", "consent")
             await pipe.execute()
-            dropped += 1
-        return dropped
+        return len(emails)  # looked at (some kept for their consent): the sweep goes on while this is > 0
 
     # ------------------------------------------------------------ GDPR erasure
 
@@ -139,7 +140,7 @@ class Leads:
         for name, args in ops:
             getattr(pipe, name)(*args)
         await pipe.execute()
-        await asyncio.sleep(0)  # other sockets get their turn between pages
+        await asyncio.sleep(PAUSE_S)  # other shoppers' writes (and Redis's fsyncs) get their turn between pages
 
     async def _drain(self, ops: list[tuple[str, tuple[Any, ...]]], force: bool = False) -> None:
         if ops and (force or len(ops) >= CHUNK):
@@ -147,35 +148,48 @@ class Leads:
             ops.clear()
             await self._run(batch)
 
-    async def erase(self, site: str, email: str, vids: set[str], instances: list[str]) -> dict[str, int]:
+    async def erase(self, site: str, email: str, vids: set[str], instances: list[str],
+                    sids: set[str] | None = None) -> tuple[dict[str, int], set[str]]:
         """GDPR erasure: the lead and every trace of its visitors (sessions, ids, records, timers,
-        pending webhook deliveries), through indexes only, page by page."""
+        pending webhook deliveries), through indexes only, page by page. `sids` are sessions found
+        by an earlier pass (a late write of another instance may have brought one back after its
+        index was gone). Returns the counts and every session id it deleted."""
         lead = await self.load(site, email)
         vids = vids | await self.visitors(site, email) | set(lead["vids"] if lead else ())
         ops: list[tuple[str, tuple[Any, ...]]] = []
         counts = {"sessions": 0, "records": 0, "deliveries": 0}
+        seen: set[str] = set()
+
+        async def session(sid: str) -> None:
+            if sid in seen:
+                return
+            seen.add(sid)
+            ops.extend([("unlink", (self.k.session(sid),)), ("zrem", (self.k.live(site), sid)),
+                        ("zrem", (self.k.timers, *(f"{t}|{sid}" for t in TIMER_KINDS)))])
+            ops.extend(("srem", (self.k.instance_sessions(i), sid)) for i in instances)
+            await self._drain(ops)
+
+        for sid in sorted(sids or ()):
+            await session(sid)
         for vid in sorted(vids):
             for index, zset in ((self.k.visitor_sessions(vid), True), (self.k.legacy_visitor_sessions(vid), False)):
                 async for raw in self._members(index, zset):
-                    sid = raw.decode()
-                    counts["sessions"] += 1
-                    ops += [("unlink", (self.k.session(sid),)), ("zrem", (self.k.live(site), sid)),
-                            ("zrem", (self.k.timers, *(f"{t}|{sid}" for t in TIMER_KINDS)))]
-                    ops += [("srem", (self.k.instance_sessions(i), sid)) for i in instances]
+                    await session(raw.decode())
+            for index, zset in ((self.k.visitor_records(vid), True), (self.k.legacy_visitor_records(vid), False)):
+                async for ref in self._members(index, zset):
+                    kind, rsite, rid = ref.decode().split("|", 2)
+                    ops += [("hdel", (self.k.records(kind, rsite), rid)),
+                            ("zrem", (self.k.records_by_time(kind, rsite), rid))]
+                    counts["records"] += 1
                     await self._drain(ops)
-            async for ref in self._members(self.k.visitor_records(vid)):
-                kind, rsite, rid = ref.decode().split("|", 2)
-                ops += [("hdel", (self.k.records(kind, rsite), rid)),
-                        ("zrem", (self.k.records_by_time(kind, rsite), rid))]
-                counts["records"] += 1
-                await self._drain(ops)
             async for raw in self._members(self.k.visitor_deliveries(vid)):
                 did = raw.decode()
                 ops += [("unlink", (self.k.delivery(did),)), ("zrem", (self.k.delivery_queue_of(did), did))]
                 counts["deliveries"] += 1
                 await self._drain(ops)
             ops.append(("unlink", (self.k.visitor(vid), self.k.visitor_sessions(vid),
-                                   self.k.legacy_visitor_sessions(vid), self.k.done(vid), self.k.visitor_records(vid),
+                                   self.k.legacy_visitor_sessions(vid), self.k.done(vid), self.k.legacy_done(vid),
+                                   self.k.visitor_records(vid), self.k.legacy_visitor_records(vid),
                                    self.k.visitor_deliveries(vid))))
             await self._drain(ops)
         # the address's own keys last: if Redis fails part-way, erasing again finds every visitor
@@ -183,4 +197,5 @@ class Leads:
                 ("unlink", (self.k.lead(site, email), self.k.lead_consent(site, email),
                             self.k.email_visitors(site, email)))]
         await self._drain(ops, force=True)
-        return {"visitors": len(vids), **counts, "lead": int(lead is not None)}
+        counts["sessions"] = len(seen)
+        return {"visitors": len(vids), **counts, "lead": int(lead is not None)}, seen

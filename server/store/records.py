@@ -30,10 +30,11 @@ class Records:
         rid = rid or mint_rid()
         self.writer.cmd("HSET", self.k.records(kind, site), rid, orjson.dumps(data))
         self.writer.cmd("ZADD", self.k.records_by_time(kind, site), at, rid)
-        if vid:
+        if vid:  # the visitor's index keeps only what retention keeps
             idx = self.k.visitor_records(vid)
-            self.writer.cmd("SADD", idx, f"{kind}|{site}|{rid}")
+            self.writer.cmd("ZADD", idx, at, f"{kind}|{site}|{rid}")
             if self.retention.records:
+                self.writer.cmd("ZREMRANGEBYSCORE", idx, "-inf", at - self.retention.records)
                 self.writer.cmd("EXPIRE", idx, int(self.retention.records))
         return rid
 
@@ -46,14 +47,6 @@ class Records:
 
     async def count(self, kind: str, site: str) -> int:
         return int(await self.r.zcard(self.k.records_by_time(kind, site)))
-
-    async def visitor_refs(self, vid: str) -> list[tuple[str, str, str]]:
-        """(kind, site, record id) of every record that names this visitor."""
-        out = []
-        for ref in await self.r.smembers(self.k.visitor_records(vid)):
-            kind, site, rid = ref.decode().split("|", 2)
-            out.append((kind, site, rid))
-        return out
 
     def forget(self, pipe: Any, kind: str, site: str, rid: str) -> None:
         pipe.hdel(self.k.records(kind, site), rid)

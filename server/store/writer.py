@@ -11,7 +11,7 @@ least one local fsync. A timeout (0 fsyncs), an error, or a dropped connection g
 waiters `WriteFailed`, so their clients keep the message and resend it.
 
 Applied once: the effects of a client message with an id are queued inside `guarded()`. They go
-out as one Lua script that first claims the id (`SADD done-set id`) and runs the effects only if
+out as one Lua script that first claims the id (`ZADD NX` into the visitor's applied ids) and runs the effects only if
 the claim is new, inside the batch's MULTI. A batch that failed is requeued whole; every command
 outside a guard is idempotent (SET, HSET, ZADD, SADD, EXPIRE, ZREM, ...), and a guard whose id was
 claimed meanwhile (by this batch's first try, or by another instance) runs nothing. So a retried
@@ -40,9 +40,10 @@ FSYNC_TIMEOUT_MS = 2000
 # The claim and the effects in one step. #!lua makes the server check memory (OOM) and
 # read-only state before running it, so a full or read-only server refuses it whole.
 GUARD = """#!lua
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-local k, a = 2, 3
+if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[3]))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local k, a = 2, 4
 while a <= #ARGV do
   local name, nk, na = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   a = a + 3
@@ -68,14 +69,15 @@ Cmd = tuple[int, tuple[Any, ...]]  # (how many of the arguments after the name a
 
 @dataclass(slots=True)
 class Guard:
-    done_key: str
+    done_key: str  # sorted set of applied ids -> when; entries older than `keep` seconds are dropped
     mid: str
-    ttl: int
+    now: float
+    keep: int
     cmds: list[Cmd] = field(default_factory=list)
 
     def command(self) -> tuple[Any, ...]:
         keys: list[Any] = [self.done_key]
-        argv: list[Any] = [self.mid, self.ttl]
+        argv: list[Any] = [self.mid, repr(self.now), self.keep]
         for nkeys, (name, *args) in self.cmds:
             keys += args[:nkeys]
             rest = args[nkeys:]
@@ -103,6 +105,7 @@ class Writer:
         self._gen = 0  # flush attempts so far; what is queued now goes out with attempt _gen + 1
         self.stored_gen = 0  # the last attempt that reached Redis: everything queued up to it is stored
         self.failing = False
+        self.not_fsyncing = False  # the last durable batch got no fsync in time (no acks until one does)
         self.duplicates = 0  # guards whose id was already claimed when they ran
 
     # ------------------------------------------------------------ queueing
@@ -125,12 +128,12 @@ class Writer:
         self._wake.set()
 
     @contextlib.contextmanager
-    def guarded(self, done_key: str, mid: str, ttl: int) -> Iterator[None]:
-        """Commands queued in this block run only if `mid` is not yet in the set `done_key`, and
-        claim it in the same step. Nothing in the block may await."""
+    def guarded(self, done_key: str, mid: str, now: float, keep: int) -> Iterator[None]:
+        """Commands queued in this block run only if `mid` is not yet in the sorted set `done_key`,
+        and claim it in the same step (remembered `keep` seconds). Nothing in the block may await."""
         if self._guard is not None:
             raise RuntimeError("guards do not nest")
-        self._guard = Guard(done_key, mid, ttl)
+        self._guard = Guard(done_key, mid, now, keep)
         try:
             yield
         except BaseException:
@@ -219,7 +222,9 @@ class Writer:
             self._check(replies, len(body), tags, wait_fsync)
         except NotFsynced as e:  # stored, so nothing to requeue; the waiters' clients will resend
             self.stored_gen = gen
-            log.error("redis: %s", e)
+            if not self.not_fsyncing:
+                self.not_fsyncing = True
+                self._on_state(False, f"acks withheld: {e}")
             self._fail_waiters(waiters, e)
             return
         except (RedisError, OSError) as e:
@@ -229,8 +234,9 @@ class Writer:
             return
         self.batches += 1
         self.stored_gen = gen
-        if self.failing:
+        if self.failing or (self.not_fsyncing and wait_fsync):
             self.failing = False
+            self.not_fsyncing = False
             self._on_state(True, "writes stored again")
         for w in waiters:
             if not w.done():

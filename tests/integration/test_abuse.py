@@ -33,7 +33,8 @@ SITE = {"image_hosts": ["cdn.example"], "keep_query_params": ["variant"]}
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s = Server(tmp_path_factory.mktemp("abuse"), FAST | {"limits": {"sockets_per_ip": 0,
-                                                                     "new_visitors_per_ip_per_min": 0}},
+                                                                     "new_visitors_per_ip_per_min": 0,
+                                                                     "messages_per_ip_per_min": 0}},
                site=SITE).start()
     assert call(s, "POST", "/api/v1/campaigns?site=demo", FORM_POPUP).status_code == 201
     yield s

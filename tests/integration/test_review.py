@@ -203,7 +203,8 @@ def test_a_slow_endpoints_backlog_does_not_starve_another(tmp_path: Path) -> Non
     try:
         hooks = [{"url": u, "secret": SECRET, "events": ["purchase"]} for u in (slow.url, fast.url)]
         srv = Server(tmp_path, FAST | {"webhooks": {"poll_ms": 20, "timeout_s": 30.0},
-                                       "limits": {"frames_per_second": 10_000, "frame_burst": 10_000}},
+                                       "limits": {"frames_per_second": 10_000, "frame_burst": 10_000,
+                                                  "messages_per_ip_per_min": 0}},
                      site={"webhooks": hooks}).start()
         try:
             ws, _ = open_session(srv)
@@ -242,3 +243,174 @@ def test_shutdown_does_not_hang_while_webhooks_retry(tmp_path: Path) -> None:
         srv.proc.send_signal(signal.SIGTERM)
         srv.proc.wait(timeout=15)  # raises if the shutdown hangs
         srv.proc = None
+
+
+def test_an_erase_confirmed_by_every_instance_leaves_nothing_even_from_a_slow_one(tmp_path: Path) -> None:
+    """The shopper browses on instance B, whose Redis is 100 ms away; the merchant erases through A.
+    A waits for B to drop the visitor and flush what it had queued, then deletes once more."""
+    from tests.support import DelayProxy
+
+    redis = Valkey(tmp_path / "r").start()
+    proxy = DelayProxy(redis.port, 0.1)
+    cfg = FAST | {"server": {"heartbeat_s": 0.2}}
+    a = Server(tmp_path / "a", cfg | {"redis": {"url": redis.url}}, site={"capture": "live"}).start()
+    b = Server(tmp_path / "b", cfg | {"redis": {"url": f"redis://127.0.0.1:{proxy.port}/0"}},
+               site={"capture": "live"}).start()
+    try:
+        wait_for(lambda: len(redis.client().zrange("lg:instances", 0, -1)) == 2)
+        time.sleep(1.5)  # both instances see each other as alive
+        ws, ready = open_session(b)
+        email(ws, "e1", "far.away@example.com")
+        stop = threading.Event()
+
+        def browse() -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    send(ws, {"t": "page", "page": {"url": f"https://shop.example/p/{n}", "kind": "product"}})
+                except Exception:
+                    return
+                time.sleep(0.01)
+
+        t = threading.Thread(target=browse)
+        t.start()
+        time.sleep(0.5)
+        r = call(a, "DELETE", "/api/v1/leads?site=demo&email=far.away@example.com")
+        stop.set()
+        t.join()
+        ws.close()
+        assert r.status_code == 200, r.text
+        assert r.json()["unconfirmed_instances"] == 0
+        time.sleep(1.0)
+        client = redis.client()
+        needles = [b"far.away@example.com", ready["vid"].encode(), ready["sid"].encode()]
+        hits = [k for k in client.scan_iter(count=1000)
+                if any(n in k for n in needles) or (client.type(k) == b"string"
+                                                    and any(n in (client.get(k) or b"") for n in needles))]
+        assert hits == []
+        assert call(a, "GET", f"/api/v1/sessions/{ready['sid']}?site=demo").status_code == 404
+    finally:
+        a.stop()
+        b.stop()
+        proxy.close()
+        redis.stop()
+
+
+def test_a_visitors_second_address_is_not_taken_for_consented(tmp_path: Path) -> None:
+    fast = Receiver()
+    try:
+        srv = Server(tmp_path, FAST | {"webhooks": {"poll_ms": 20}}, site={
+            "capture": "live", "webhooks": [{"url": fast.url, "secret": SECRET, "events": ["purchase"]}]}).start()
+        try:
+            ws, first = open_session(srv)
+            with ws:
+                email(ws, "e1", "first@example.com", consent=True)
+                email(ws, "e2", "second@example.com", consent=False)
+            time.sleep(3.2)  # a new visit
+            ws, _ = open_session(srv, vid=first["vid"])
+            with ws:
+                send(ws, {"t": "purchase", "id": "p1", "order": "S1", "total": 20})
+                assert next_msg(ws, "ack") == {"t": "ack", "id": "p1"}
+            data = fast.wait("purchase")[0]["data"]
+            assert data["email"] == "second@example.com" and data["consent"] == {"given": False}
+        finally:
+            srv.stop()
+    finally:
+        fast.http.shutdown()
+        fast.http.server_close()
+
+
+def test_stored_messages_per_address_are_limited_and_kept_for_later(tmp_path: Path) -> None:
+    srv = Server(tmp_path, FAST | {"limits": {"messages_per_ip_per_min": 5}}).start()
+    try:
+        ws, _ = open_session(srv)
+        with ws:
+            for n in range(5):
+                send(ws, {"t": "purchase", "id": f"p{n}", "order": "A", "total": 1})
+                assert next_msg(ws, "ack")["id"] == f"p{n}"
+            send(ws, {"t": "purchase", "id": "p5", "order": "A", "total": 1})
+            err = next_msg(ws, "error")
+            assert err["code"] == "rate_limited" and err["ref"] == "p5"  # the widget keeps it and resends
+        assert embedded_client(srv).zcard("lg:recz:purchase:demo") == 5
+    finally:
+        srv.stop()
+
+
+def test_retention_keeps_up_with_more_than_one_round_of_old_records(tmp_path: Path) -> None:
+    srv = Server(tmp_path, FAST | {"retention": {"records_days": 1.0, "sweep_s": 0.1}}).start()
+    try:
+        r = embedded_client(srv)
+        old = time.time() - 2 * 86400
+        pipe = r.pipeline(transaction=False)
+        for n in range(5000):
+            pipe.hset("lg:rec:purchase:demo", f"old{n}", b"{}")
+            pipe.zadd("lg:recz:purchase:demo", {f"old{n}": old})
+        pipe.execute()
+        wait_for(lambda: r.zcard("lg:recz:purchase:demo") == 0 and r.hlen("lg:rec:purchase:demo") == 0, timeout=5)
+    finally:
+        srv.stop()
+
+
+def test_a_failed_erase_lets_the_session_leave_as_usual(tmp_path: Path) -> None:
+    srv = Server(tmp_path, FAST, site={"capture": "live"}).start()
+    try:
+        r = embedded_client(srv)
+        ws, ready = open_session(srv)
+        with ws:
+            email(ws, "e1", "leaving@example.com")
+            r.config_set("maxmemory", 1)
+            assert call(srv, "DELETE", "/api/v1/leads?site=demo&email=leaving@example.com").status_code == 503
+            r.config_set("maxmemory", 0)
+        assert call(srv, "GET", "/api/v1/leads?site=demo").json()["leads"] != []  # nothing was deleted
+        s = srv.wait_session(ready["sid"], lambda s: s["state"] == "left", timeout=8)  # leave_grace 0.6 s
+        assert s["connected"] == 0
+    finally:
+        srv.stop()
+
+
+def test_health_sees_refused_writes_without_traffic_and_withheld_acks(tmp_path: Path) -> None:
+    redis = Valkey(tmp_path / "r").start()
+    srv = Server(tmp_path / "app", FAST | {"redis": {"url": redis.url}}).start()
+    try:
+        redis.client().config_set("maxmemory", 1)
+        h = httpx.get(f"{srv.url}/healthz")
+        assert h.status_code == 503 and h.json()["redis"] == "refusing writes"  # no shopper wrote anything
+        redis.client().config_set("maxmemory", 0)
+        wait_for(lambda: httpx.get(f"{srv.url}/healthz").status_code == 200)
+        redis.client().config_set("appendonly", "no")
+        ws, _ = open_session(srv)
+        with ws:
+            for n in range(10):
+                send(ws, {"t": "purchase", "id": f"p{n}", "order": "A", "total": 1})
+                assert next_msg(ws, "error", timeout=10)["code"] == "unavailable"
+        h = httpx.get(f"{srv.url}/healthz")
+        assert h.status_code == 503 and h.json()["redis"] == "not fsyncing"
+        assert srv.log.read_text().count("acks withheld") == 1  # one line per change, not per batch
+    finally:
+        srv.stop()
+        redis.stop()
+
+
+def test_several_slow_endpoints_do_not_starve_a_healthy_one(tmp_path: Path) -> None:
+    slow = [RawEndpoint(hang) for _ in range(5)]
+    fast = Receiver()
+    try:
+        hooks = [{"url": u, "secret": SECRET, "events": ["purchase"]} for u in [e.url for e in slow] + [fast.url]]
+        srv = Server(tmp_path, FAST | {"webhooks": {"poll_ms": 20, "timeout_s": 30.0},
+                                       "limits": {"messages_per_ip_per_min": 0, "frames_per_second": 10_000,
+                                                  "frame_burst": 10_000}}, site={"webhooks": hooks}).start()
+        try:
+            ws, _ = open_session(srv)
+            with ws:
+                for n in range(100):
+                    send(ws, {"t": "purchase", "id": f"o{n}", "order": f"A{n}", "total": 1})
+                    assert next_msg(ws, "ack")["id"] == f"o{n}"
+            assert len(fast.wait("purchase", 100, timeout=15)) == 100
+        finally:
+            srv.stop()
+    finally:
+        for e in slow:
+            e.close()
+        fast.http.shutdown()
+        fast.http.server_close()

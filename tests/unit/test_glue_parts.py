@@ -103,3 +103,14 @@ def test_ipv6_clients_count_per_64() -> None:
     assert ip("2001:db8:1:2:aaaa::1") == ip("2001:db8:1:2:bbbb::7") == "2001:db8:1:2::/64"
     assert ip("2001:db8:1:3::1") != ip("2001:db8:1:2::1")
     assert ip("203.0.113.7") == "203.0.113.7"
+
+
+def test_ipv4_mapped_addresses_count_as_ipv4() -> None:
+    from types import SimpleNamespace
+
+    from server.ws import client_ip
+
+    def ip(host: str) -> str:
+        return client_ip(SimpleNamespace(client=SimpleNamespace(host=host)))  # type: ignore[arg-type]
+
+    assert ip("::ffff:203.0.113.7") == "203.0.113.7" and ip("::ffff:198.51.100.1") == "198.51.100.1"

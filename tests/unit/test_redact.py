@@ -34,7 +34,7 @@ def test_the_filter_keeps_uvicorns_access_arguments_as_a_tuple() -> None:
                                ("127.0.0.1:5000", "DELETE", "/api/v1/leads/ada@example.com?site=demo", "1.1", 200),
                                None)
     assert RedactingFilter().filter(record)
-    assert isinstance(record.args, tuple) and record.args[2] == "/api/v1/leads/<email>?…"
+    assert isinstance(record.args, tuple) and record.args[2] == "<email>?…"  # a "/" may be in an address
     other = logging.LogRecord("linger", logging.INFO, __file__, 1, "lead %s@%s", ("ada", "example.com"), None)
     RedactingFilter().filter(other)
     assert other.getMessage() == "lead <email>"

@@ -129,3 +129,8 @@ def test_page_urls_on_other_hosts_keep_only_their_path() -> None:
     assert isinstance(h, p.Hello) and h.page.url == "/checkout" and h.page.ref == "https://evil.example/"
     page = admit(p.PageMsg(p.Page(url="/relative/page")), POLICY)
     assert isinstance(page, p.PageMsg) and page.page.url == "/relative/page"
+
+
+def test_a_foreign_page_url_cannot_become_a_protocol_relative_link() -> None:
+    page = admit(p.PageMsg(p.Page(url="https://attacker.example//evil.example/login")), POLICY)
+    assert isinstance(page, p.PageMsg) and page.page.url == "/evil.example/login" and is_url(page.page.url)
