@@ -75,7 +75,7 @@ class Linger:
         tokens = (f'[[api.tokens]]\ntoken = "{TOKEN}"\nsites = ["*"]\n' if scoped_tokens
                   else f'[api]\ntokens = ["{TOKEN}"]\n')
         limits = ("sockets_per_ip = 0\nnew_visitors_per_ip_per_min = 0\nnew_sessions_per_ip_per_min = 0\n"
-                  "leads_per_ip_per_hour = 0\n" if scoped_tokens else "")
+                  "leads_per_ip_per_hour = 0\nmessages_per_ip_per_min = 0\n" if scoped_tokens else "")
         cfg = self.tmp / "config.toml"
         cfg.write_text(f"""[server]
 port = {self.port}
@@ -145,8 +145,10 @@ async def probe(srv: Linger, seconds: float, marks: list[tuple[float, float]]) -
         n += 1
         t0 = time.perf_counter()
         await ws.send(text({"t": "purchase", "id": f"p{n}", "order": f"A{n}", "total": 1, "currency": "EUR"}))
-        while orjson.loads(await ws.recv()).get("t") != "ack":
+        while (reply := orjson.loads(await ws.recv())).get("t") not in ("ack", "error"):
             pass
+        if reply["t"] == "error":
+            raise SystemExit(f"the probe's purchase was refused: {reply}")
         marks.append((t0, time.perf_counter() - t0))
     await ws.close()
 

@@ -262,6 +262,7 @@ sockets_per_ip = 0                # every simulated shopper comes from 127.0.0.1
 new_visitors_per_ip_per_min = 0
 new_sessions_per_ip_per_min = 0
 leads_per_ip_per_hour = 0
+messages_per_ip_per_min = 0
 [[sites]]
 key = "bench"
 origins = ["http://127.0.0.1:{port}", "https://shop.example"]
