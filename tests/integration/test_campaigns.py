@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from server.embedded import EmbeddedRedis
-from tests.support import FAST, TOKEN, Server, open_session, recv, send
+from tests.support import FAST, TOKEN, Server, call, next_msg, open_session, recv, send
 
 pytestmark = pytest.mark.integration
 
@@ -22,17 +22,7 @@ EXIT = {"id": "exit50", "name": "Exit", "kind": "exit", "status": "live", "trigg
         "target": {"cart_total_min": 50}, "variants": [{"content": {"headline": "Wait!"}}]}
 
 
-def api(srv: Server, method: str, path: str, body: Any = None, token: str = TOKEN) -> httpx.Response:
-    return httpx.request(method, f"{srv.url}{path}", json=body, timeout=5,
-                         headers={"authorization": f"Bearer {token}"})
-
-
-def next_msg(ws: Any, t: str, timeout: float = 5) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = recv(ws, timeout=max(0.01, deadline - time.monotonic()))
-        if msg["t"] == t:
-            return msg
+api = call  # the shared builders of tests/support.py
 
 
 def no_msg(ws: Any, t: str, wait: float) -> None:

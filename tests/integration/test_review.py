@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,15 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def fast() -> Iterator[Receiver]:
+    """A webhook endpoint that answers at once (and verifies signatures)."""
+    r = Receiver()
+    yield r
+    r.http.shutdown()
+    r.http.server_close()
 
 
 def email(ws: Any, mid: str, address: str, consent: bool = True) -> None:
@@ -138,28 +148,23 @@ def test_two_instances_capturing_one_address_never_lose_its_consent(tmp_path: Pa
         redis.stop()
 
 
-def test_a_returning_visitors_webhooks_say_their_consent(tmp_path: Path) -> None:
-    fast = Receiver()
+def test_a_returning_visitors_webhooks_say_their_consent(tmp_path: Path, fast: Receiver) -> None:
+    srv = Server(tmp_path, FAST | {"webhooks": {"poll_ms": 20}}, site={
+        "capture": "live", "webhooks": [{"url": fast.url, "secret": SECRET, "events": ["purchase"]}]}).start()
     try:
-        srv = Server(tmp_path, FAST | {"webhooks": {"poll_ms": 20}}, site={
-            "capture": "live", "webhooks": [{"url": fast.url, "secret": SECRET, "events": ["purchase"]}]}).start()
-        try:
-            ws, first = open_session(srv)
-            with ws:
-                email(ws, "e1", "loyal@example.com", consent=True)
-            time.sleep(3.2)  # session_timeout 3 s: the next hello is a new visit
-            ws, again = open_session(srv, vid=first["vid"])
-            with ws:
-                assert again["sid"] != first["sid"]
-                send(ws, {"t": "purchase", "id": "p1", "order": "L1", "total": 20})
-                assert next_msg(ws, "ack") == {"t": "ack", "id": "p1"}
-            data = fast.wait("purchase")[0]["data"]
-            assert data["email"] == "loyal@example.com" and data["consent"] == {"given": True}
-        finally:
-            srv.stop()
+        ws, first = open_session(srv)
+        with ws:
+            email(ws, "e1", "loyal@example.com", consent=True)
+        time.sleep(3.2)  # session_timeout 3 s: the next hello is a new visit
+        ws, again = open_session(srv, vid=first["vid"])
+        with ws:
+            assert again["sid"] != first["sid"]
+            send(ws, {"t": "purchase", "id": "p1", "order": "L1", "total": 20})
+            assert next_msg(ws, "ack") == {"t": "ack", "id": "p1"}
+        data = fast.wait("purchase")[0]["data"]
+        assert data["email"] == "loyal@example.com" and data["consent"] == {"given": True}
     finally:
-        fast.http.shutdown()
-        fast.http.server_close()
+        srv.stop()
 
 
 def test_append_only_switched_off_at_run_time_means_no_ack(tmp_path: Path) -> None:
@@ -297,28 +302,23 @@ def test_an_erase_confirmed_by_every_instance_leaves_nothing_even_from_a_slow_on
         redis.stop()
 
 
-def test_a_visitors_second_address_is_not_taken_for_consented(tmp_path: Path) -> None:
-    fast = Receiver()
+def test_a_visitors_second_address_is_not_taken_for_consented(tmp_path: Path, fast: Receiver) -> None:
+    srv = Server(tmp_path, FAST | {"webhooks": {"poll_ms": 20}}, site={
+        "capture": "live", "webhooks": [{"url": fast.url, "secret": SECRET, "events": ["purchase"]}]}).start()
     try:
-        srv = Server(tmp_path, FAST | {"webhooks": {"poll_ms": 20}}, site={
-            "capture": "live", "webhooks": [{"url": fast.url, "secret": SECRET, "events": ["purchase"]}]}).start()
-        try:
-            ws, first = open_session(srv)
-            with ws:
-                email(ws, "e1", "first@example.com", consent=True)
-                email(ws, "e2", "second@example.com", consent=False)
-            time.sleep(3.2)  # a new visit
-            ws, _ = open_session(srv, vid=first["vid"])
-            with ws:
-                send(ws, {"t": "purchase", "id": "p1", "order": "S1", "total": 20})
-                assert next_msg(ws, "ack") == {"t": "ack", "id": "p1"}
-            data = fast.wait("purchase")[0]["data"]
-            assert data["email"] == "second@example.com" and data["consent"] == {"given": False}
-        finally:
-            srv.stop()
+        ws, first = open_session(srv)
+        with ws:
+            email(ws, "e1", "first@example.com", consent=True)
+            email(ws, "e2", "second@example.com", consent=False)
+        time.sleep(3.2)  # a new visit
+        ws, _ = open_session(srv, vid=first["vid"])
+        with ws:
+            send(ws, {"t": "purchase", "id": "p1", "order": "S1", "total": 20})
+            assert next_msg(ws, "ack") == {"t": "ack", "id": "p1"}
+        data = fast.wait("purchase")[0]["data"]
+        assert data["email"] == "second@example.com" and data["consent"] == {"given": False}
     finally:
-        fast.http.shutdown()
-        fast.http.server_close()
+        srv.stop()
 
 
 def test_stored_messages_per_address_are_limited_and_kept_for_later(tmp_path: Path) -> None:
