@@ -1,4 +1,4 @@
-"""python -m server [run|check-config|config-docs] [--config PATH]"""
+"""python -m server [run|check-config|config-docs|campaigns|doctor] [--config PATH]"""
 
 from __future__ import annotations
 
@@ -49,12 +49,16 @@ def _update_readme(path: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m server", description="Linger engagement server")
-    ap.add_argument("command", nargs="?", default="run", choices=["run", "check-config", "config-docs", "campaigns"])
+    ap.add_argument("command", nargs="?", default="run", choices=["run", "check-config", "config-docs", "campaigns", "doctor"])
     ap.add_argument("args", nargs="*", help="campaigns: export|import FILE (- for stdout/stdin)")
     ap.add_argument("--site", help="campaigns: the site (default: the first in the config)")
     ap.add_argument("--config", help="path to config.toml (default: $LINGER_CONFIG or ./config.toml)")
     ap.add_argument("--readme", help="config-docs: rewrite the settings table in this file")
     args = ap.parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import main as doctor
+
+        return doctor()
     if args.command == "config-docs":
         if args.readme:
             return _update_readme(args.readme)

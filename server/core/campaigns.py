@@ -13,14 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .urls import is_url
+from .vocab import CAMPAIGN_KINDS, CAMPAIGN_STATUSES, EXIT_HOWS, LAYOUTS, PAGE_KINDS, PER, PLACEMENTS
 
-KINDS = ("welcome", "exit", "idle", "hint", "push_prompt", "custom")
-STATUSES = ("draft", "live", "paused")
-LAYOUTS = ("modal", "slide", "bar")
-PLACEMENTS = ("center", "top", "bottom", "bottom-right", "bottom-left")
-EXIT_HOWS = ("mouse", "scroll", "back", "blur")
-PAGE_KINDS = ("home", "category", "product", "cart", "checkout", "thanks", "other")
-PER = ("page", "session", "days", "ever")
+KINDS, STATUSES = CAMPAIGN_KINDS, CAMPAIGN_STATUSES
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?\Z")
 

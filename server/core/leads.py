@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-MODES = ("off", "consent", "live")
+from .vocab import CAPTURE_MODES
+
+MODES = CAPTURE_MODES
 MAX_VIDS = 50  # shown on the lead; the full list lives in the email -> visitors index
 FORM_WINDOW_S = 1800.0  # a form popup's one submission may arrive this long after it was shown
 MAX_ADDRESSES_PER_SESSION = 5  # distinct addresses one visit may leave; more are not kept

@@ -16,44 +16,14 @@ from typing import Any
 
 from . import protocol as p
 from .actions import Action, Cancel, End, Engage, Publish, Record, Schedule
+from .events import Connect, Disconnect, Event, InstanceGone, Timer, Timing
+
+__all__ = ["IDLE_KINDS", "Connect", "Disconnect", "Event", "InstanceGone", "Session", "Timer", "Timing", "engage",
+           "feed", "new_session"]
 
 IDLE_KINDS = frozenset({"cart", "checkout"})
 # storage names of records: never derived from class names, so a rename cannot orphan stored data
 RECORD_KIND: dict[type, str] = {p.Push: "push", p.PopupEv: "popupev"}
-STATES = ("active", "idle", "hidden", "away", "left", "converted")
-TEMPERATURES = ("cold", "warm", "hot")
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    idle_after: float = 60.0
-    leave_grace: float = 30.0
-    session_timeout: float = 1800.0
-
-
-@dataclass(frozen=True, slots=True)
-class Connect:
-    hello: p.Hello
-
-
-@dataclass(frozen=True, slots=True)
-class Disconnect:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceGone:
-    """The server instance holding some of this session's sockets died without closing them."""
-
-    instance: str
-
-
-@dataclass(frozen=True, slots=True)
-class Timer:
-    kind: str  # idle | leave | end
-
-
-Event = Connect | Disconnect | InstanceGone | Timer | p.Message
 
 
 @dataclass(slots=True)

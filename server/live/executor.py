@@ -1,0 +1,80 @@
+"""Carrying out the core's actions for a session (the Live class's share of it): one small branch
+per action type, nothing decided here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..core.actions import Action, Cancel, Count, End, Engage, Publish, Record, Schedule, Send
+from ..core.alerts import delivery_id, make_delivery, outbound
+from ..core.session import Event, Session
+from ..core.step import step
+from .common import mint_id
+from .local_timers import LOCAL_KINDS
+
+if TYPE_CHECKING:
+    from . import Live
+
+
+class Executor:
+    def _apply(self: Live, sess: Session, conn: str, ev: Event, now: float, held: list[dict[str, Any]] | None = None,
+               cause: str = "") -> list[Action]:
+        if sess.sid in self.erased:
+            return []
+        rev, engaged = sess.hist_rev, sess.engaged
+        actions = step(sess, conn, ev, now, self.timing, self.rules_for(sess.site))
+        self.store.save_session(sess.sid, sess, self.ttl)
+        if sess.hist_rev != rev and engaged == sess.engaged:  # the visitor's campaign history outlives the session
+            self.store.save_visitor(sess.vid, {"hist": sess.hist}, self.visitor_ttl(sess.engaged))
+        for a in actions:
+            self._perform(sess, a, held, cause, now)
+        return actions
+
+    def _perform(self: Live, sess: Session, a: Action, held: list[dict[str, Any]] | None, cause: str,
+                 now: float) -> None:
+        match a:
+            case Schedule(kind=kind, at=at) if kind in LOCAL_KINDS:
+                if sess.sid in self.sessions:
+                    self.local.schedule(sess.sid, kind, at)
+            case Schedule(kind=kind, at=at):
+                self.store.timers.schedule(kind, sess.sid, at)
+            case Cancel(kind=kind) if kind in LOCAL_KINDS:
+                self.local.cancel(sess.sid, kind)
+            case Cancel(kind=kind):
+                self.store.timers.cancel(kind, sess.sid)
+            case Count(cid=cid, var=var, counts=counts):
+                self.store.campaigns.count(sess.site, cid, var, counts)
+            case Record(kind=kind, data=data):
+                rid = f"{sess.vid}.{cause}" if cause else None  # a retried write lands once
+                self.store.records.add(kind, sess.site, sess.vid, data, now, rid=rid)
+            case Publish(event=event, data=data):
+                self.metrics.count(self.metrics.events, event)
+                self.store.publish(sess.site, {"event": event, "sid": sess.sid, "vid": sess.vid, **data})
+                self._outbound(sess, event, data, cause, now)
+            case Send(msg=msg, to=to):
+                self.metrics.count(self.metrics.decisions, msg["t"])
+                if held is not None:
+                    held.append(msg)
+                    return
+                for cid, peer in list(self.sockets.get(sess.sid, {}).items()):
+                    if not to or cid == to:
+                        peer.push(msg)
+            case End():
+                self.store.end_session(sess.site, sess.sid)
+            case Engage():
+                self.store.save_visitor(sess.vid, {"engaged": True, "hist": sess.hist}, self.visitor_ttl(True))
+
+    def _outbound(self: Live, sess: Session, event: str, data: dict[str, Any], cause: str, now: float) -> None:
+        """Alerts and webhook deliveries for a notable event, queued in the same batch as the event,
+        with ids derived from what caused them so that a repeated write queues each once."""
+        conf = self.cfg.sites[sess.site]
+        cause = cause or mint_id()
+        for name, payload in outbound(event, data, sess, conf.alert_cart_total, now):
+            if name == "alert.raised":
+                self.metrics.count(self.metrics.events, "alert.raised")
+                self.store.records.add("alert", sess.site, sess.vid, payload, now, rid=f"{sess.vid}.{cause}.alert")
+            for hook in conf.webhooks:
+                if name in hook.events:
+                    did = delivery_id(hook.url, sess.site, sess.vid, cause, name)
+                    self.store.deliveries.enqueue(make_delivery(did, sess.site, hook.url, name, payload, now,
+                                                                sess.vid), now, sess.vid)
