@@ -49,7 +49,8 @@ def _update_readme(path: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m server", description="Linger engagement server")
-    ap.add_argument("command", nargs="?", default="run", choices=["run", "check-config", "config-docs", "campaigns", "doctor"])
+    ap.add_argument("command", nargs="?", default="run",
+                    choices=["run", "check-config", "config-docs", "campaigns", "doctor"])
     ap.add_argument("args", nargs="*", help="campaigns: export|import FILE (- for stdout/stdin)")
     ap.add_argument("--site", help="campaigns: the site (default: the first in the config)")
     ap.add_argument("--config", help="path to config.toml (default: $LINGER_CONFIG or ./config.toml)")
