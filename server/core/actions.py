@@ -62,4 +62,34 @@ class Engage:
     (until then it expires with the session)."""
 
 
-Action = Schedule | Cancel | Record | Publish | Send | End | Count | Engage
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """Store this lead (merged from the stored one and this capture) and link it to the visitor."""
+
+    lead: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Record an abandonment alert (`rid` derived from its cause, so a repeated write keeps one)."""
+
+    payload: dict[str, Any]
+    rid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """Queue a signed webhook delivery (`delivery` from core.alerts.make_delivery, id derived from its cause)."""
+
+    delivery: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Count something for the metrics: a refused capture and why, an alert raised."""
+
+    metric: str
+    label: str
+
+
+Action = Schedule | Cancel | Record | Publish | Send | End | Count | Engage | Capture | Alert | Deliver | Tally

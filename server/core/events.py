@@ -4,6 +4,7 @@ the timings the state machine runs on. Pure data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from . import protocol as p
 
@@ -37,4 +38,14 @@ class Timer:
     kind: str  # vocab.TimerKind: idle | leave | end | camp
 
 
-Event = Connect | Disconnect | InstanceGone | Timer | p.Message
+@dataclass(frozen=True, slots=True)
+class LeadEmail:
+    """An `email` message, with what the glue knows that the core cannot read: the address's stored
+    lead (if any) and whether this client address may create leads now (per-address limit)."""
+
+    email: p.Email
+    lead: dict[str, Any] | None = None
+    limited: bool = False
+
+
+Event = Connect | Disconnect | InstanceGone | Timer | LeadEmail | p.Message

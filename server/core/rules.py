@@ -48,6 +48,9 @@ class SiteRules:
     min_gap: float = 30.0
     attribution_days: float = 7.0
     nudge: Nudge | None = None
+    capture: str = "consent"  # vocab.CaptureMode
+    alert_total: float = 250.0  # carts this big raise an alert when abandoned
+    hooks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # webhooks: (url, events)
 
 
 def render_title(template: str, s: Session) -> str:

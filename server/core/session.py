@@ -16,10 +16,10 @@ from typing import Any
 
 from . import protocol as p
 from .actions import Action, Cancel, End, Engage, Publish, Record, Schedule
-from .events import Connect, Disconnect, Event, InstanceGone, Timer, Timing
+from .events import Connect, Disconnect, Event, InstanceGone, LeadEmail, Timer, Timing
 
-__all__ = ["IDLE_KINDS", "Connect", "Disconnect", "Event", "InstanceGone", "Session", "Timer", "Timing", "engage",
-           "feed", "new_session"]
+__all__ = ["IDLE_KINDS", "Connect", "Disconnect", "Event", "InstanceGone", "LeadEmail", "Session", "Timer", "Timing",
+           "engage", "feed", "new_session"]
 
 IDLE_KINDS = frozenset({"cart", "checkout"})
 # storage names of records: never derived from class names, so a rename cannot orphan stored data
@@ -270,7 +270,7 @@ def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[A
             return [Publish("exit", {"how": how})]
         case p.Purchase():
             return _purchase(s, ev, now)
-        case p.Email():
+        case p.Email() | LeadEmail():
             return []  # whether it becomes a lead is core/leads.py's call, under the site's consent mode
         case p.Push() | p.PopupEv():
             return [Record(RECORD_KIND[type(ev)], {"sid": s.sid, "vid": s.vid, "at": now, **asdict(ev)})]
@@ -279,7 +279,7 @@ def feed(s: Session, conn: str, ev: Event, now: float, timing: Timing) -> list[A
     return []  # pragma: no cover - every Event type is matched above
 
 
-ENGAGING = (p.Cart, p.Purchase, p.Email, p.Push, p.PopupEv)
+ENGAGING = (p.Cart, p.Purchase, p.Email, LeadEmail, p.Push, p.PopupEv)
 
 
 def engage(s: Session, ev: Event) -> list[Action]:

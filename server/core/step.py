@@ -1,14 +1,19 @@
-"""The one entry into the decision core: (session, event, now, rules) -> actions. Pure.
+"""The one entry into the decision core: (session, event, now, timing, site rules, cause) -> actions.
+Pure.
 
 The glue calls `refusal` first for a client message (a refused one changes nothing and gets an
-`error`), then `step`, and carries out the actions in order.
+`error`), then `step`, and carries out every action in order. `cause` names what caused the event
+(the client message's id, or the timer and its moment), so that the alerts and webhook deliveries
+it makes get ids that a repeated write cannot duplicate.
 """
 
 from __future__ import annotations
 
 from . import protocol as p
-from .actions import Action
-from .leads import FORM_WINDOW_S
+from .actions import Action, Alert, Capture, Deliver, Publish, Tally
+from .alerts import delivery_id, make_delivery, outbound
+from .events import LeadEmail
+from .leads import FORM_WINDOW_S, capture_from, identify, merge_lead
 from .rules import SiteRules, decide, popup_refusal
 from .session import Event, Session, Timing, engage, feed
 
@@ -24,10 +29,46 @@ def refusal(rules: SiteRules, s: Session, msg: p.Message, now: float) -> str | N
     return None
 
 
-def step(s: Session, conn: str, ev: Event, now: float, timing: Timing, rules: SiteRules) -> list[Action]:
-    """Apply one event to the session: its state, the campaign decisions, and whether the visitor
-    is now worth keeping. Returns every effect to carry out, in order."""
+def capture(rules: SiteRules, s: Session, ev: LeadEmail, now: float) -> list[Action]:
+    """An email typed or submitted: a lead if the site's consent mode allows it and the client's
+    address may create one now."""
+    cap, why = capture_from(s.site, rules.capture, s, ev.email, now)
+    if cap is not None and ev.limited:
+        cap, why = None, "too many leads from this address"
+    if cap is None:
+        return [Tally("emails_refused", why)]
+    lead = merge_lead(ev.lead, cap)
+    identify(s, lead, ev.email.source)
+    return [Capture(lead), Publish("lead.captured", {"email": lead["email"], "source": ev.email.source,
+                                                     "consent": {"given": lead["consent"]["given"]}})]
+
+
+def fan_out(rules: SiteRules, s: Session, published: Publish, now: float, cause: str) -> list[Action]:
+    """The alerts and webhook deliveries a notable event makes, with ids derived from its cause."""
+    out: list[Action] = []
+    for name, payload in outbound(published.event, published.data, s, rules.alert_total, now):
+        if name == "alert.raised":
+            out += [Tally("events", "alert.raised"), Alert(payload, f"{s.vid}.{cause}.alert")]
+        for url, events in rules.hooks:
+            if name in events:
+                did = delivery_id(url, s.site, s.vid, cause, name)
+                out.append(Deliver(make_delivery(did, s.site, url, name, payload, now, s.vid)))
+    return out
+
+
+def step(s: Session, conn: str, ev: Event, now: float, timing: Timing, rules: SiteRules,
+         cause: str = "") -> list[Action]:
+    """Apply one event to the session: its state, the campaign decisions, a lead, whether the visitor
+    is now worth keeping, and what notable events tell the outside. Returns every effect, in order."""
     actions = feed(s, conn, ev, now, timing)
     actions += decide(rules, s, ev, now, conn)
+    if isinstance(ev, LeadEmail):
+        actions += capture(rules, s, ev, now)
     actions += engage(s, ev)
-    return actions
+    cause = cause or f"{s.sid}.{now!r}"  # every event that reaches webhooks has a cause; this is a fallback
+    out: list[Action] = []
+    for a in actions:
+        out.append(a)
+        if isinstance(a, Publish):
+            out += fan_out(rules, s, a, now, cause)
+    return out

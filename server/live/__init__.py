@@ -20,12 +20,11 @@ from typing import Any
 
 from ..config import Config
 from ..core import protocol as p
-from ..core.actions import Publish
 from ..core.admit import SitePolicy
-from ..core.leads import capture_from, identify, merge_lead, normalize_email
+from ..core.leads import capture_from, normalize_email
 from ..core.ratelimit import PerAddress
 from ..core.rules import SiteRules
-from ..core.session import Connect, Disconnect, Session, Timer, Timing, new_session
+from ..core.session import Connect, Disconnect, LeadEmail, Session, Timer, Timing, new_session
 from ..core.step import refusal
 from ..health import Health
 from ..metrics import Metrics
@@ -227,30 +226,14 @@ class Live(Erasure, Executor, Timers):
             lead = await self.store.leads.load(sess.site, email)
         if sess.sid in self.erased:  # erased during the awaits above
             raise WriteFailed("this session was erased")
+        if isinstance(msg, p.Email):  # what the core cannot look up itself: the stored lead, the limit
+            would = capture_from(sess.site, self.cfg.sites[sess.site].capture, sess, msg, now)[0] is not None
+            msg = LeadEmail(msg, lead, limited=would and not self.limits.allow("lead", ip, now))
         with self.store.applying(*key, now):  # nothing below awaits until the effects are queued
             self._apply(sess, conn, msg, now, cause=key[1])
-            if isinstance(msg, p.Email):
-                self._capture(sess, msg, now, lead, ip)
         self.unsure[key] = writer.next_gen
         await asyncio.shield(writer.commit(durable=True))
         self.unsure.pop(key, None)
-
-    def _capture(self, sess: Session, msg: p.Email, now: float, existing: dict[str, Any] | None, ip: str) -> None:
-        """An email typed or submitted: a lead if the site's consent mode allows it (decided in core/leads)
-        and this address has not created too many lately."""
-        cap, why = capture_from(sess.site, self.cfg.sites[sess.site].capture, sess, msg, now)
-        if cap is not None and not self.limits.allow("lead", ip, now):
-            cap, why = None, "too many leads from this address"
-        if cap is None:
-            self.metrics.count(self.metrics.emails_refused, why)
-            return
-        lead = merge_lead(existing, cap)
-        self.store.leads.save(lead, sess.vid, now)
-        identify(sess, lead, msg.source)
-        self.store.save_session(sess.sid, sess, self.ttl)
-        self._perform(sess, Publish("lead.captured", {"email": lead["email"], "source": msg.source,
-                                                      "consent": {"given": lead["consent"]["given"]}}),
-                      None, msg.id, now)
 
     def bye(self, conn: str, sess: Session) -> None:
         self._apply(sess, conn, Disconnect(), self.clock())

@@ -5,11 +5,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..core.actions import Action, Cancel, Count, End, Engage, Publish, Record, Schedule, Send
-from ..core.alerts import delivery_id, make_delivery, outbound
+from ..core.actions import (
+    Action,
+    Alert,
+    Cancel,
+    Capture,
+    Count,
+    Deliver,
+    End,
+    Engage,
+    Publish,
+    Record,
+    Schedule,
+    Send,
+    Tally,
+)
 from ..core.session import Event, Session
 from ..core.step import step
-from .common import mint_id
 from .local_timers import LOCAL_KINDS
 
 if TYPE_CHECKING:
@@ -22,7 +34,7 @@ class Executor:
         if sess.sid in self.erased:
             return []
         rev, engaged = sess.hist_rev, sess.engaged
-        actions = step(sess, conn, ev, now, self.timing, self.rules_for(sess.site))
+        actions = step(sess, conn, ev, now, self.timing, self.rules_for(sess.site), cause)
         self.store.save_session(sess.sid, sess, self.ttl)
         if sess.hist_rev != rev and engaged == sess.engaged:  # the visitor's campaign history outlives the session
             self.store.save_visitor(sess.vid, {"hist": sess.hist}, self.visitor_ttl(sess.engaged))
@@ -50,7 +62,14 @@ class Executor:
             case Publish(event=event, data=data):
                 self.metrics.count(self.metrics.events, event)
                 self.store.publish(sess.site, {"event": event, "sid": sess.sid, "vid": sess.vid, **data})
-                self._outbound(sess, event, data, cause, now)
+            case Capture(lead=lead):
+                self.store.leads.save(lead, sess.vid, now)
+            case Alert(payload=payload, rid=rid):
+                self.store.records.add("alert", sess.site, sess.vid, payload, now, rid=rid)
+            case Deliver(delivery=delivery):
+                self.store.deliveries.enqueue(delivery, now, sess.vid)
+            case Tally(metric=metric, label=label):
+                self.metrics.count(getattr(self.metrics, metric), label)
             case Send(msg=msg, to=to):
                 self.metrics.count(self.metrics.decisions, msg["t"])
                 if held is not None:
@@ -63,18 +82,3 @@ class Executor:
                 self.store.end_session(sess.site, sess.sid)
             case Engage():
                 self.store.save_visitor(sess.vid, {"engaged": True, "hist": sess.hist}, self.visitor_ttl(True))
-
-    def _outbound(self: Live, sess: Session, event: str, data: dict[str, Any], cause: str, now: float) -> None:
-        """Alerts and webhook deliveries for a notable event, queued in the same batch as the event,
-        with ids derived from what caused them so that a repeated write queues each once."""
-        conf = self.cfg.sites[sess.site]
-        cause = cause or mint_id()
-        for name, payload in outbound(event, data, sess, conf.alert_cart_total, now):
-            if name == "alert.raised":
-                self.metrics.count(self.metrics.events, "alert.raised")
-                self.store.records.add("alert", sess.site, sess.vid, payload, now, rid=f"{sess.vid}.{cause}.alert")
-            for hook in conf.webhooks:
-                if name in hook.events:
-                    did = delivery_id(hook.url, sess.site, sess.vid, cause, name)
-                    self.store.deliveries.enqueue(make_delivery(did, sess.site, hook.url, name, payload, now,
-                                                                sess.vid), now, sess.vid)
