@@ -18,9 +18,11 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .core import protocol as p
+from .core import wire
 from .core.admit import admit
 from .core.ratelimit import TokenBucket
 from .core.session import Session
+from .core.wire import Outbound
 from .live import Live, Refused
 from .store import StoreError
 
@@ -64,11 +66,11 @@ class Conn:
         self.bad = 0
         self.max_bad = lim["limits.max_bad_frames"]
         self.closed = False
-        self._out: deque[dict[str, Any]] | None = None
+        self._out: deque[Outbound] | None = None
         self._busy = False
         self._drainer: asyncio.Task[None] | None = None
 
-    def push(self, msg: dict[str, Any]) -> None:
+    def push(self, msg: Outbound) -> None:
         """Queue a message for this socket; messages leave in the order they were queued."""
         if self.closed:
             return
@@ -84,7 +86,7 @@ class Conn:
             self._busy = True
             self._drainer = asyncio.get_running_loop().create_task(self._drain())
 
-    async def send(self, msg: dict[str, Any]) -> None:
+    async def send(self, msg: Outbound) -> None:
         """From the socket's own task: queue a message and see the queue out before reading on
         (sent inline when nothing else is sending, without a task)."""
         if self.closed:
@@ -105,7 +107,7 @@ class Conn:
             while self._out and not self.closed:
                 msg = self._out.popleft()
                 await self.ws.send_text(orjson.dumps(msg).decode())
-                self.metrics.count(self.metrics.frames_out, msg.get("t", "?"))
+                self.metrics.count(self.metrics.frames_out, msg.t)
         except (WebSocketDisconnect, RuntimeError, OSError):
             self.closed = True
         finally:
@@ -121,7 +123,7 @@ class Conn:
     async def error(self, code: str, msg: str, ref: str | None = None) -> bool:
         """Answer a bad frame; returns False when the socket has used up its allowance and was closed."""
         self.metrics.count(self.metrics.errors, code)
-        await self.send({"t": "error", "code": code, "msg": msg, "ref": ref})
+        await self.send(wire.Error(code, msg, ref))
         if code == "unavailable":
             return True  # the server's trouble, not the client's
         self.bad += 1
@@ -246,11 +248,10 @@ async def _handshake(conn: Conn, site: str, ip: str) -> Session | None:
             await conn.error(e.code, e.msg)
             await conn.close(CLOSE_POLICY, e.code)
             return None
-        armed = [m for m in msgs if m["t"] == "arm"]
-        conn.push({"t": "ready", "vid": sess.vid, "sid": sess.sid, "resumed": resumed,
-                   "settings": widget_settings(live.cfg, site), "armed": armed})
+        conn.push(wire.Ready(vid=sess.vid, sid=sess.sid, resumed=resumed, settings=widget_settings(live.cfg, site),
+                             armed=tuple(m for m in msgs if isinstance(m, wire.Arm))))
         for m in msgs:
-            if m["t"] != "arm":
+            if not isinstance(m, wire.Arm):
                 conn.push(m)
         return sess
 
@@ -285,4 +286,4 @@ async def _read_loop(conn: Conn, sess: Session) -> None:
             await conn.error("unavailable", "could not store this message; keep it and send it again", mid)
             continue
         if ack is not None:
-            await conn.send({"t": "ack", "id": ack})
+            await conn.send(wire.Ack(ack))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .wire import Outbound
+
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
@@ -37,7 +39,7 @@ class Publish:
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    msg: dict[str, Any]
+    msg: Outbound
     to: str = ""  # one socket (conn id) of the session; "" for all of them
 
 

@@ -18,9 +18,6 @@ from .session import Session
 WEBHOOK_EVENTS = ("lead.captured", "cart.abandoned", "alert.raised", "purchase")
 
 
-def _cart(s: Session) -> dict[str, Any]:
-    return {"total": s.cart_total, "count": s.cart_count, "currency": s.currency, "items": s.cart_items}
-
 
 def outbound(event: str, data: dict[str, Any], s: Session, alert_total: float,
              now: float) -> list[tuple[str, dict[str, Any]]]:
@@ -29,19 +26,19 @@ def outbound(event: str, data: dict[str, Any], s: Session, alert_total: float,
             "consent": {"given": s.email_consent} if s.email else None, "at": now}
     out: list[tuple[str, dict[str, Any]]] = []
     if event == "idle" and s.page_kind == "checkout" and s.cart_count > 0 and s.cart_total >= alert_total:
-        out.append(("alert.raised", {**base, "reason": "idle_at_checkout", "cart": _cart(s),
+        out.append(("alert.raised", {**base, "reason": "idle_at_checkout", "cart": s.cart(),
                                      "page": {"url": s.page_url, "kind": s.page_kind}}))
     elif event == "left" and s.cart_count > 0 and not s.converted:
-        out.append(("cart.abandoned", {**base, "cart": _cart(s), "page": {"url": s.page_url, "kind": s.page_kind}}))
+        out.append(("cart.abandoned", {**base, "cart": s.cart(), "page": {"url": s.page_url, "kind": s.page_kind}}))
         if s.cart_total >= alert_total:
-            out.append(("alert.raised", {**base, "reason": "left_with_cart", "cart": _cart(s),
+            out.append(("alert.raised", {**base, "reason": "left_with_cart", "cart": s.cart(),
                                          "page": {"url": s.page_url, "kind": s.page_kind}}))
     elif event == "purchase":
         out.append(("purchase", {**base, "order": data.get("order"), "total": data.get("total"),
                                  "currency": data.get("currency")}))
     elif event == "lead.captured":
         out.append(("lead.captured", {**base, "email": data.get("email"), "source": data.get("source"),
-                                      "consent": data.get("consent"), "cart": _cart(s),
+                                      "consent": data.get("consent"), "cart": s.cart(),
                                       "temperature": s.temperature}))
     return out
 

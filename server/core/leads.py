@@ -76,7 +76,7 @@ def capture_from(site: str, mode: str, s: Any, msg: Any, now: float) -> tuple[di
         "email": email, "site": site, "vid": s.vid, "sid": s.sid, "at": now, "source": msg.source,
         "field": msg.field, "consent": msg.consent, "consent_text": msg.consent_text,
         "temperature": s.temperature, "campaign": campaign,
-        "cart": {"total": s.cart_total, "count": s.cart_count, "currency": s.currency, "items": s.cart_items},
+        "cart": s.cart(),
     }, why
 
 

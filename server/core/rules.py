@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from . import protocol as p
+from . import wire
 from .actions import Action, Count, Schedule, Send
 from .campaigns import Campaign, Target, Variant
 from .session import Connect, Event, Session, Timer
@@ -67,8 +67,8 @@ def nudge_for(n: Nudge | None, s: Session, ev: Event, conn: str) -> Send | None:
             or not all(s.sockets.values()) or s.cart_count <= 0 or s.cart_total < n.min_total
             or not targets(n.target, s)):
         return None
-    msg = {"t": "nudge", "title": render_title(n.title, s), "alt": render_title(n.alt_title, s) if n.alt_title else "",
-           "favicon": {"badge": str(s.cart_count) if s.cart_count < 100 else "99+"}, "sound": n.sound}
+    msg = wire.Nudge(title=render_title(n.title, s), alt=render_title(n.alt_title, s) if n.alt_title else "",
+                     favicon={"badge": str(s.cart_count) if s.cart_count < 100 else "99+"}, sound=n.sound)
     return Send(msg, to=conn)
 
 
@@ -87,9 +87,8 @@ def pick_variant(c: Campaign, vid: str) -> Variant:
     return next(v for v in reversed(c.variants) if v.weight > 0)
 
 
-def popup_msg(c: Campaign, v: Variant) -> dict[str, Any]:
-    return {"t": "popup", "cid": c.id, "var": v.id, "kind": c.kind, "layout": v.layout,
-            "content": v.content, "style": v.style}
+def popup_msg(c: Campaign, v: Variant) -> wire.Popup:
+    return wire.Popup(cid=c.id, var=v.id, kind=c.kind, layout=v.layout, content=v.content, style=v.style)
 
 
 # ---------------------------------------------------------------- bookkeeping
@@ -218,7 +217,7 @@ def decide(rules: SiteRules, s: Session, ev: Event, now: float, conn: str = "") 
     want = exit_camp.id if exit_camp else ""
     if want != s.armed or (want and isinstance(ev, Connect)):
         if s.armed and s.armed != want:
-            acts.append(Send({"t": "disarm", "cid": s.armed}))
+            acts.append(Send(wire.Disarm(s.armed)))
         if exit_camp is not None:
             acts.append(Send(arm_msg(exit_camp, s.vid)))
         s.armed = want
@@ -236,5 +235,5 @@ def _arm_ready(c: Campaign, s: Session, now: float) -> bool:
     return _waited(t, s, now) and (t.pages_min is None or s.pages >= t.pages_min)
 
 
-def arm_msg(c: Campaign, vid: str) -> dict[str, Any]:
-    return {"t": "arm", "on": "exit", "how": list(c.trigger.exit), "popup": popup_msg(c, pick_variant(c, vid))}
+def arm_msg(c: Campaign, vid: str) -> wire.Arm:
+    return wire.Arm(popup=popup_msg(c, pick_variant(c, vid)), how=c.trigger.exit)

@@ -116,6 +116,11 @@ class Session:
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    def cart(self) -> dict[str, Any]:
+        """The cart as every outside view shows it (API, leads, alerts, webhooks): built here only."""
+        return {"total": self.cart_total, "count": self.cart_count, "currency": self.currency,
+                "items": self.cart_items}
+
     def view(self) -> dict[str, Any]:
         """The public shape served by the API and the ops console."""
         return {
@@ -123,8 +128,7 @@ class Session:
             "state": self.state, "temperature": self.temperature,
             "page": {"url": self.page_url, "title": self.page_title, "kind": self.page_kind},
             "pages": self.pages, "landing": self.landing, "referrer": self.referrer,
-            "cart": {"total": self.cart_total, "count": self.cart_count, "currency": self.currency,
-                     "items": self.cart_items},
+            "cart": self.cart(),
             "connected": self.connected, "returning": self.returning, "visit": self.visit,
             "first_seen": self.first_seen,
             "started": self.started, "last_act": self.last_act, "away_since": self.away_since,

@@ -26,6 +26,7 @@ from ..core.ratelimit import PerAddress
 from ..core.rules import SiteRules
 from ..core.session import Connect, Disconnect, LeadEmail, Session, Timer, Timing, new_session
 from ..core.step import refusal
+from ..core.wire import Outbound
 from ..health import Health
 from ..metrics import Metrics
 from ..store import Store, StoreError, WriteFailed
@@ -125,7 +126,7 @@ class Live(Erasure, Executor, Timers):
     # ------------------------------------------------------------ socket events
 
     async def hello(self, conn: str, site: str, h: p.Hello, peer: Peer,
-                    ip: str = "") -> tuple[Session, bool, list[dict[str, Any]]]:
+                    ip: str = "") -> tuple[Session, bool, list[Outbound]]:
         """Start or resume the session; returns it, whether it was resumed, and messages for the socket
         (arm and popup messages decided on connect, which the caller sends after `ready`)."""
         now = self.clock()
@@ -160,7 +161,7 @@ class Live(Erasure, Executor, Timers):
         if sess.sid not in self.sockets:
             self.store.track_conn(self.instance, sess.sid, True)
         self.sockets.setdefault(sess.sid, {})[conn] = peer
-        held: list[dict[str, Any]] = []
+        held: list[Outbound] = []
         self._apply(sess, conn, Connect(h), now, held=held)
         return sess, resumed, held
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from ..config import Config
 from ..core.campaigns import CampaignError, parse_campaign
 from ..core.rules import Nudge, SiteRules
+from ..core.wire import Outbound
 
 log = logging.getLogger("linger.live")
 
@@ -19,7 +20,7 @@ NO_RULES = SiteRules()
 class Peer(Protocol):
     """A widget socket as this module sees it (ws.Conn)."""
 
-    def push(self, msg: dict[str, Any]) -> None: ...
+    def push(self, msg: Outbound) -> None: ...
 
     async def close(self, code: int, reason: str = "") -> None: ...
 

@@ -3,7 +3,7 @@ per action type, nothing decided here."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core.actions import (
     Action,
@@ -22,6 +22,7 @@ from ..core.actions import (
 )
 from ..core.session import Event, Session
 from ..core.step import step
+from ..core.wire import Outbound
 from .local_timers import LOCAL_KINDS
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 
 class Executor:
-    def _apply(self: Live, sess: Session, conn: str, ev: Event, now: float, held: list[dict[str, Any]] | None = None,
+    def _apply(self: Live, sess: Session, conn: str, ev: Event, now: float, held: list[Outbound] | None = None,
                cause: str = "") -> list[Action]:
         if sess.sid in self.erased:
             return []
@@ -42,7 +43,7 @@ class Executor:
             self._perform(sess, a, held, cause, now)
         return actions
 
-    def _perform(self: Live, sess: Session, a: Action, held: list[dict[str, Any]] | None, cause: str,
+    def _perform(self: Live, sess: Session, a: Action, held: list[Outbound] | None, cause: str,
                  now: float) -> None:
         match a:
             case Schedule(kind=kind, at=at) if kind in LOCAL_KINDS:
@@ -71,7 +72,7 @@ class Executor:
             case Tally(metric=metric, label=label):
                 self.metrics.count(getattr(self.metrics, metric), label)
             case Send(msg=msg, to=to):
-                self.metrics.count(self.metrics.decisions, msg["t"])
+                self.metrics.count(self.metrics.decisions, msg.t)
                 if held is not None:
                     held.append(msg)
                     return

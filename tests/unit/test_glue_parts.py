@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from server.core import wire
 from server.live.local_timers import LocalTimers
 from server.ws import Conn
 from tests.support import run_async
@@ -40,14 +41,14 @@ def test_messages_to_one_socket_leave_in_order() -> None:
         ws = FakeSocket()
         conn = Conn(ws, FakeLive())  # type: ignore[arg-type]
         for n in range(20):
-            conn.push({"t": "popup", "n": n})  # decided by timers and other tasks
+            conn.push(wire.Disarm(str(n)))  # decided by timers and other tasks
             if n % 5 == 0:
-                await conn.send({"t": "ack", "n": n + 0.5})  # the socket's own answers in between
+                await conn.send(wire.Ack(str(n + 0.5)))  # the socket's own answers in between
         while conn._busy:
             await asyncio.sleep(0.005)
         import orjson
 
-        return [orjson.loads(x)["n"] for x in ws.sent]
+        return [float(orjson.loads(x).get("cid") or orjson.loads(x).get("id")) for x in ws.sent]
 
     got = run_async(scenario)
     assert got == sorted(got) and len(got) == 24

@@ -108,7 +108,7 @@ def test_a_form_popup_opens_one_submission() -> None:
     assert s.form == "signup"
     sent = [a.msg for a in go(s, Connect(p.Hello(vid=None, sid=None, page=p.Page(url="https://s.example/"))), 1.0)
             if isinstance(a, Send)]
-    assert s.form == "signup" and not [m for m in sent if m["t"] == "popup" and m["cid"] != "signup"]
+    assert s.form == "signup" and not [m for m in sent if m.t == "popup" and m.cid != "signup"]  # type: ignore
     assert pick_variant(SIGNUP, s.vid).id == "a"
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
 import pytest
 
 from server.core import protocol as p
+from server.core import wire
 from server.core.actions import Count, Schedule, Send
 from server.core.campaigns import CampaignError, Target, parse_campaign, parse_campaigns_toml
 from server.core.rules import Nudge, SiteRules, decide, nudge_for, pick_variant, render_title, targets
@@ -15,6 +17,11 @@ from server.core.session import Connect, Disconnect, Session, Timer, Timing, fee
 from server.core.stats import campaign_results, two_proportion_p
 
 T = Timing(idle_after=60, leave_grace=30, session_timeout=1800)
+
+
+def as_dict(msg: object) -> dict[str, Any]:
+    """An outbound message as the widget receives it."""
+    return orjson.loads(orjson.dumps(msg))  # type: ignore[no-any-return]
 
 
 def camp(cid: str = "c1", kind: str = "custom", trigger: dict[str, Any] | None = None,
@@ -43,7 +50,7 @@ def run(rules: SiteRules, s: Session, ev: Any, now: float) -> list[Any]:
 
 
 def popups(acts: list[Any]) -> list[str]:
-    return [a.msg["cid"] for a in acts if isinstance(a, Send) and a.msg["t"] == "popup"]
+    return [a.msg.cid for a in acts if isinstance(a, Send) and a.msg.t == "popup"]  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- triggers
@@ -247,7 +254,8 @@ def exit_camp(**target: Any) -> Any:
 
 
 def sends(acts: list[Any]) -> list[tuple[str, str]]:
-    return [(a.msg["t"], a.msg.get("cid") or a.msg["popup"]["cid"]) for a in acts if isinstance(a, Send)]
+    return [(a.msg.t, a.msg.popup.cid if isinstance(a.msg, wire.Arm) else a.msg.cid)  # type: ignore[union-attr]
+            for a in acts if isinstance(a, Send)]
 
 
 def test_exit_popup_is_armed_on_connect_and_follows_the_cart() -> None:
@@ -257,7 +265,7 @@ def test_exit_popup_is_armed_on_connect_and_follows_the_cart() -> None:
     cart60 = p.Cart(items=(p.Item(id="1", name="x", price=60.0, qty=1),), total=60.0, currency="EUR")
     acts = run(rules, s, cart60, 1)
     assert sends(acts) == [("arm", "x1")]
-    arm = next(a.msg for a in acts if isinstance(a, Send))
+    arm = as_dict(next(a.msg for a in acts if isinstance(a, Send)))
     assert arm["on"] == "exit" and arm["how"] == ["mouse", "back"] and arm["popup"]["t"] == "popup"
     assert sends(run(rules, s, p.Act(), 2)) == []  # nothing changed: nothing sent
     assert sends(run(rules, s, p.Cart(items=(), total=0.0, currency="EUR"), 3)) == [("disarm", "x1")]
@@ -430,7 +438,7 @@ def test_nudge_goes_to_the_tab_that_left_none_visible() -> None:
     feed(s, "b", p.Vis(True), 3, T)
     send = nudge_for(n, s, p.Vis(True), "b")
     assert send is not None and send.to == "b"
-    assert send.msg == {"t": "nudge", "title": "(2) Your cart is waiting", "alt": "89.00 left",
+    assert as_dict(send.msg) == {"t": "nudge", "title": "(2) Your cart is waiting", "alt": "89.00 left",
                         "favicon": {"badge": "2"}, "sound": True}
 
 
@@ -452,4 +460,4 @@ def test_badge_caps_at_99_plus() -> None:
     for conn in ("a", "b"):
         feed(s, conn, p.Vis(True), 2, T)
     send = nudge_for(Nudge(), s, p.Vis(True), "b")
-    assert send is not None and send.msg["favicon"] == {"badge": "99+"}
+    assert send is not None and as_dict(send.msg)["favicon"] == {"badge": "99+"}
