@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("usage: python -m server campaigns export|import FILE [--site KEY]")
         import asyncio
 
-        from .campaigns import cli
+        from .cli import campaigns_cli
 
-        return asyncio.run(cli(cfg, args.args[0], args.args[1], args.site or next(iter(cfg.sites))))
+        return asyncio.run(campaigns_cli(cfg, args.args[0], args.args[1], args.site or next(iter(cfg.sites))))
     logging.basicConfig(level=cfg["server.log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .redact import install
 

@@ -20,16 +20,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from . import api, campaigns, demo, leads, redact, webhooks
+from . import demo, redact
 from .config import Config
 from .core.campaigns import CampaignError, parse_campaigns_toml
 from .embedded import EmbeddedRedis
 from .health import Health
+from .http import alerts, campaigns, errors, leads, sessions
 from .janitor import Janitor
 from .live import Live
 from .metrics import Metrics
 from .store import Retention, Store, StoreError
-from .webhooks import Deliverer
+from .workers.webhooks import Deliverer
 from .ws import widget_socket
 
 log = logging.getLogger("linger")
@@ -122,26 +123,26 @@ def create_app(cfg: Config) -> Starlette:
 
     routes = [
         WebSocketRoute("/ws", widget_socket),
-        Route("/api/v1/sessions", api.list_sessions),
-        Route("/api/v1/sessions/{sid}", api.get_session),
+        Route("/api/v1/sessions", sessions.list_sessions),
+        Route("/api/v1/sessions/{sid}", sessions.get_session),
         Route("/api/v1/leads", leads.list_leads, methods=["GET"]),
         Route("/api/v1/leads", leads.erase, methods=["DELETE"]),
         Route("/api/v1/leads.csv", leads.leads_csv),
         Route("/api/v1/leads/{email:path}", leads.erase, methods=["DELETE"]),
-        Route("/api/v1/alerts", webhooks.alerts),
-        Route("/api/v1/webhooks/deliveries", webhooks.deliveries),
+        Route("/api/v1/alerts", alerts.alerts),
+        Route("/api/v1/webhooks/deliveries", alerts.deliveries),
         Route("/api/v1/campaigns", campaigns.list_or_create, methods=["GET", "POST"]),
         Route("/api/v1/campaigns/{cid}", campaigns.one, methods=["GET", "PUT", "DELETE"]),
         Route("/api/v1/campaigns/{cid}/stats", campaigns.stats),
-        Route("/healthz", api.healthz),
-        Route("/metrics", api.metrics),
+        Route("/healthz", sessions.healthz),
+        Route("/metrics", sessions.metrics),
         Route("/widget.js", demo.widget_js),
     ]
     if cfg["server.demo"]:
         routes += demo.routes()
     routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WidgetSocketFastPath)],
-                    exception_handlers={HTTPException: api.render_error, StoreError: api.render_unavailable})
+                    exception_handlers={HTTPException: errors.render_error, StoreError: errors.render_unavailable})
     app.state.cfg = cfg
     app.state.metrics = metrics
     return app

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from server.core.alerts import delivery_id
-from server.webhooks import lease_for
+from server.workers.webhooks import lease_for
 from tests.integration.test_webhooks import SECRET, Receiver
 from tests.support import FAST, Server, call, next_msg, open_session, send, wait_for
 

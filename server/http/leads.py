@@ -1,23 +1,22 @@
-"""Lead API: list (filters, cursor pagination), CSV export (streamed, formula-safe), GDPR erasure."""
+"""The lead API: list (filters, cursor pagination), CSV export (streamed, formula-safe), GDPR erasure."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import math
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .api import ApiError, guard, int_param, json, live_of, site_param
-from .core.leads import CSV_COLUMNS, csv_row, normalize_email
+from ..core.leads import normalize_email
+from ..services import leads
+from ..services.leads import Cursor
+from .auth import guard, int_param, live_of, site_param
+from .errors import ApiError, json
 
-Cursor = tuple[float, str]
 MAX_CURSOR = 1024
 
 
@@ -56,44 +55,19 @@ def _filters(request: Request) -> tuple[str, dict[str, Any]]:
     return site, f
 
 
-def _keep(lead: dict[str, Any], f: dict[str, Any]) -> bool:
-    return (("source" not in f or lead["source"] == f["source"])
-            and ("consent" not in f or lead["consent"]["given"] == f["consent"])
-            and ("temperature" not in f or lead.get("temperature") == f["temperature"]))
-
-
 @guard
 async def list_leads(request: Request) -> Response:
     site, f = _filters(request)
-    page = await live_of(request).store.leads.page(site, f["cursor"], f["limit"])
+    page = await leads.page(live_of(request), site, f["cursor"], f["limit"])
     more = len(page) == f["limit"]
-    return json({"site": site, "leads": [x for x in page if _keep(x, f)],
+    return json({"site": site, "leads": [x for x in page if leads.keep(x, f)],
                  "next_cursor": cursor_out(page[-1]) if more else None})
 
 
 @guard
 async def leads_csv(request: Request) -> Response:
     site, f = _filters(request)
-    leads = live_of(request).store.leads
-
-    async def rows() -> AsyncIterator[str]:
-        buf = io.StringIO()
-        out = csv.writer(buf)
-        out.writerow(CSV_COLUMNS)
-        cursor = None
-        while True:
-            page = await leads.page(site, cursor, 500)
-            for lead in page:
-                if _keep(lead, f):
-                    out.writerow(csv_row(lead))
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-            if len(page) < 500:
-                return
-            cursor = (page[-1]["first_seen"], page[-1]["email"])
-
-    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(leads.csv_chunks(live_of(request), site, f), media_type="text/csv; charset=utf-8",
                              headers={"content-disposition": f'attachment; filename="leads-{site}.csv"'})
 
 
@@ -121,7 +95,7 @@ async def _address(request: Request) -> str:
 async def erase(request: Request) -> Response:
     site = site_param(request)
     email = await _address(request)
-    result = await live_of(request).erase(site, email)
+    result = await leads.erase(live_of(request), site, email)
     if not result["lead"] and not result["visitors"]:
         raise ApiError(404, "not_found", "no lead with that address on this site")
     return json({"erased": email, **result})

@@ -19,15 +19,12 @@ import time
 from typing import Any
 
 import httpx
-from starlette.requests import Request
-from starlette.responses import Response
 
-from .api import guard, json, live_of, site_param
-from .config import Config
-from .core.alerts import endpoint_of, endpoint_of_url, next_attempt, sign
-from .health import Health
-from .redact import redact_endpoint, redact_text
-from .store import Store, StoreError
+from ..config import Config
+from ..core.alerts import endpoint_of, next_attempt, sign
+from ..health import Health
+from ..redact import redact_endpoint, redact_text
+from ..store import Store, StoreError
 
 log = logging.getLogger("linger.webhooks")
 MAX_ANSWER = 64 * 1024  # bytes of an endpoint's answer read at most
@@ -180,20 +177,3 @@ class Deliverer:
         else:
             wait = next_attempt(d["attempts"], self.cfg["webhooks.retry_base_s"], self.cfg["webhooks.retry_max_s"])
             await self.store.deliveries.retry(d, now + wait)
-
-
-@guard
-async def deliveries(request: Request) -> Response:
-    site = site_param(request)
-    live = live_of(request)
-    store = live.store
-    endpoints = sorted({endpoint_of_url(h.url) for h in live.cfg.sites[site].webhooks})
-    pending = [{**{k: d.get(k) for k in ("id", "event", "attempts", "created", "last")},
-                "url": redact_endpoint(d["url"])} for d in await store.deliveries.pending(site, endpoints)]
-    return json({"site": site, "pending": pending, "log": await store.deliveries.log(site)})
-
-
-@guard
-async def alerts(request: Request) -> Response:
-    site = site_param(request)
-    return json({"site": site, "alerts": await live_of(request).store.records.newest("alert", site, 200)})

@@ -1,0 +1,66 @@
+"""`python -m server campaigns export|import FILE [--site KEY]`: campaigns as TOML files, through the
+same service the API uses. Works beside a running server (its embedded Redis) or without one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .config import Config
+from .core.campaigns import CampaignError, parse_campaigns_toml
+from .embedded import EmbeddedRedis
+from .services import campaigns
+from .store import Store, StoreError
+
+
+async def _open_store(cfg: Config) -> tuple[Store, EmbeddedRedis | None]:
+    """The configured Redis; else a running server's embedded one; else start the embedded one briefly."""
+    url, emb = cfg["redis.url"], None
+    if not url:
+        emb = EmbeddedRedis(cfg.data_dir, maxmemory=cfg["redis.maxmemory"])
+        url = emb.url
+    store = Store(url, cfg["redis.prefix"], durable_acks=False)
+    try:
+        await store.open(wait=0.5 if emb else 5.0)
+        return store, None
+    except StoreError:
+        await store.close()
+        if emb is None:
+            raise
+    emb.start()
+    store = Store(emb.url, cfg["redis.prefix"], durable_acks=False)
+    await store.open()
+    return store, emb
+
+
+async def campaigns_cli(cfg: Config, action: str, path: str, site: str) -> int:
+    if site not in cfg.sites:
+        print(f"linger: unknown site {site!r} (sites: {', '.join(cfg.sites)})", file=sys.stderr)
+        return 2
+    if action == "import":
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+            camps = parse_campaigns_toml(text)
+        except OSError as e:
+            print(f"linger: cannot read {path}: {e.strerror}", file=sys.stderr)
+            return 2
+        except CampaignError as e:
+            print(f"linger: {path}: {e}; nothing was imported", file=sys.stderr)
+            return 2
+    store, emb = await _open_store(cfg)
+    try:
+        if action == "export":
+            doc, n = await campaigns.export_toml(store, site)
+            if path == "-":
+                sys.stdout.write(doc)
+            else:
+                Path(path).write_text(doc, encoding="utf-8")
+                print(f"exported {n} campaign(s) of site {site!r} to {path}")
+            return 0
+        new = await campaigns.import_all(store, site, camps)
+        print(f"imported {len(camps)} campaign(s) into site {site!r}: {new} new, {len(camps) - new} updated")
+        return 0
+    finally:
+        await store.close()
+        if emb:
+            emb.stop()

@@ -1,0 +1,1 @@
+"""The HTTP edges: errors, auth, one module per API resource."""

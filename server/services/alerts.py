@@ -1,0 +1,21 @@
+"""Alerts and webhook deliveries as the API, the admin and the ops console see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.alerts import endpoint_of_url
+from ..live import Live
+from ..redact import redact_endpoint
+
+
+async def alerts(live: Live, site: str, limit: int = 200) -> list[dict[str, Any]]:
+    return await live.store.records.newest("alert", site, limit)
+
+
+async def deliveries(live: Live, site: str) -> dict[str, Any]:
+    """What is pending for the site's endpoints and the delivery log; endpoints shown as origins."""
+    endpoints = sorted({endpoint_of_url(h.url) for h in live.cfg.sites[site].webhooks})
+    pending = [{**{k: d.get(k) for k in ("id", "event", "attempts", "created", "last")},
+                "url": redact_endpoint(d["url"])} for d in await live.store.deliveries.pending(site, endpoints)]
+    return {"pending": pending, "log": await live.store.deliveries.log(site)}

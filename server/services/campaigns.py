@@ -1,0 +1,65 @@
+"""Campaigns as the API, the CLI and the admin see them: listed, saved (every instance reloads),
+deleted, their results, and TOML export/import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tomli_w
+
+from ..core.campaigns import Campaign, parse_campaign
+from ..core.stats import campaign_results
+from ..live import Live
+from ..store import Store
+
+
+def listed(live: Live, site: str) -> list[dict[str, Any]]:
+    """The site's campaigns as this instance runs them, highest priority first."""
+    camps = sorted(live.rules_for(site).campaigns, key=lambda c: (-c.priority, c.id))
+    return [c.to_dict() for c in camps]
+
+
+async def stored(live: Live, site: str, cid: str) -> dict[str, Any] | None:
+    return await live.store.campaigns.load(site, cid)
+
+
+async def save(live: Live, site: str, camp: Campaign) -> dict[str, Any]:
+    await live.store.campaigns.save(site, camp.to_dict())
+    await live.campaigns_changed(site)  # this instance at once; the others through pub/sub
+    return camp.to_dict()
+
+
+async def delete(live: Live, site: str, cid: str) -> None:
+    await live.store.campaigns.delete(site, cid)
+    await live.campaigns_changed(site)
+
+
+async def results(live: Live, site: str, camp: dict[str, Any]) -> dict[str, Any]:
+    counts = await live.store.campaigns.stats(site, camp["id"])
+    return campaign_results([v["id"] for v in camp["variants"]], counts)
+
+
+def _drop_none(obj: object) -> object:
+    """TOML has no null: leave unset fields out (they read back as their defaults)."""
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, (list, tuple)):
+        return [_drop_none(v) for v in obj]
+    return obj
+
+
+async def export_toml(store: Store, site: str) -> tuple[str, int]:
+    """The site's stored campaigns as a TOML document that import reads back, and how many."""
+    camps = sorted((parse_campaign(c) for c in await store.campaigns.load_all(site)),
+                   key=lambda c: (-c.priority, c.id))
+    header = f"# Linger campaigns of site {site!r}: `python -m server campaigns import FILE` loads them.\n"
+    return header + tomli_w.dumps({"campaigns": [_drop_none(c.to_dict()) for c in camps]}), len(camps)
+
+
+async def import_all(store: Store, site: str, camps: list[Campaign]) -> int:
+    """Store already validated campaigns (running instances reload through pub/sub); returns how
+    many were new."""
+    existing = {c["id"] for c in await store.campaigns.load_all(site)}
+    for c in camps:
+        await store.campaigns.save(site, c.to_dict())
+    return sum(1 for c in camps if c.id not in existing)
