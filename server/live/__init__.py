@@ -35,7 +35,7 @@ from .common import NO_RULES, Peer, Refused, load_rules, log, mint_id, vid_hash
 from .erasure import Erasure
 from .executor import Executor
 from .local_timers import LocalTimers
-from .timers import Timers
+from .timers import TimerHandler, Timers
 
 __all__ = ["Live", "Peer", "Refused", "mint_id", "vid_hash"]
 
@@ -60,6 +60,7 @@ class Live(Erasure, Executor, Timers):
         self._erasures_checked = clock()
         self._later: set[asyncio.Task[None]] = set()
         self.rules: dict[str, SiteRules] = {}
+        self.timer_handlers: dict[str, TimerHandler] = {}  # shared timers that are not sessions' (on_timer)
         self.policies = {key: SitePolicy(origins=s.origins, currency=s.currency, image_hosts=s.image_hosts,
                                          keep_params=s.keep_query_params, push_hosts=cfg["push.allowed_hosts"])
                          for key, s in cfg.sites.items()}
@@ -82,10 +83,12 @@ class Live(Erasure, Executor, Timers):
                 log.info("site %s: loaded %d seed campaigns", site, len(seeds[site]))
             await self.load_rules(site)
         await self.cluster.beat()
+        self.store.bus.on(self.store.k.campaigns_channel, self.campaigns_changed, json=False)
+        self.store.bus.on(self.store.k.control_channel, self.control)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._timer_loop(), name="linger-timers"),
                        loop.create_task(self.cluster.run(), name="linger-heartbeat"),
-                       loop.create_task(self.store.listen(self.campaigns_changed, self.control), name="linger-pubsub")]
+                       loop.create_task(self.store.bus.run(), name="linger-pubsub")]
 
     async def load_rules(self, site: str) -> None:
         self.rules[site] = load_rules(self.cfg, site, await self.store.campaigns.load_all(site))

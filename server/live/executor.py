@@ -68,7 +68,7 @@ class Executor:
             case Alert(payload=payload, rid=rid):
                 self.store.records.add("alert", sess.site, sess.vid, payload, now, rid=rid)
             case Deliver(delivery=delivery):
-                self.store.deliveries.enqueue(delivery, now, sess.vid)
+                self.store.webhooks.enqueue(delivery, now)
             case Tally(metric=metric, label=label):
                 self.metrics.count(getattr(self.metrics, metric), label)
             case Send(msg=msg, to=to):

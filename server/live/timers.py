@@ -1,13 +1,20 @@
 """Timers and sessions not connected here (the Live class's share of it): connected shoppers'
-timers fire from memory; shared leave/end timers are leased from Redis in bounded steps; a session
-of an instance that died has that instance's sockets closed the regular way."""
+timers fire from memory; shared timers are leased from Redis in bounded steps; a session of an
+instance that died has that instance's sockets closed the regular way.
+
+A shared timer is "kind|owner" and is dispatched by its kind: a session's kinds (vocab.TIMER_KINDS:
+leave, end, ...) go to that session; any other kind goes to the handler registered for it with
+`on_timer` (follow-up steps), which gets the owner as it was scheduled and is never assumed to
+be a session. A kind nobody handles is logged and dropped rather than fired at a session."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ..core.session import InstanceGone, Session, Timer
+from ..core.vocab import TIMER_KINDS
 from ..store import StoreError
 from .common import log
 
@@ -15,9 +22,17 @@ if TYPE_CHECKING:
     from . import Live
 
 TIMER_LEASE_S = 30.0  # a shared timer taken by an instance that dies comes due again after this
+TimerHandler = Callable[[str, float], Awaitable[None]]  # (owner, now): queue its effects, then return
 
 
 class Timers:
+    def on_timer(self: Live, kind: str, handler: TimerHandler) -> None:
+        """Shared timers of `kind` (not a session's) go to `handler`. The timer is removed in the
+        batch after the handler returns; if it raises, the timer comes due again after its lease."""
+        if kind in TIMER_KINDS:
+            raise ValueError(f"timer kind {kind!r} belongs to sessions")
+        self.timer_handlers[kind] = handler
+
     def _fire_local(self: Live, sid: str, kind: str) -> None:
         sess = self.sessions.get(sid)
         if sess is not None:  # a cause derived from the session, so a repeated alert has the same delivery id
@@ -31,8 +46,22 @@ class Timers:
         if not due:
             return 0
         await self.store.writer.commit()  # what this instance queued is visible before we read
+        others = [(kind, owner) for kind, owner in due if kind not in TIMER_KINDS]
+        due = [(kind, sid) for kind, sid in due if kind in TIMER_KINDS]
         stored = {d["sid"]: d for d in await self.store.load_sessions(
             [sid for _, sid in due if sid not in self.sessions])}
+        for kind, owner in others:
+            handler = self.timer_handlers.get(kind)
+            if handler is None:
+                log.error("a shared timer of unknown kind %r (owner %r) was dropped", kind, owner[:80])
+            else:
+                try:
+                    await handler(owner, now)
+                except Exception:  # its lease brings it back; the session timers still fire
+                    log.exception("shared timer %s|%s failed; it comes due again in %g s", kind, owner[:80],
+                                  TIMER_LEASE_S)
+                    continue
+            self.store.timers.done(kind, owner, until)
         for n, (kind, sid) in enumerate(due):
             sess = self.sessions.get(sid)
             if sess is None and sid in stored:
@@ -43,7 +72,7 @@ class Timers:
                 self._apply(sess, "", Timer(kind), now, cause=f"timer.{kind}.{stamp}")
             if n % 50 == 49:
                 await asyncio.sleep(0)  # sockets get their turn between chunks
-        return len(due)
+        return len(due) + len(others)
 
     async def _timer_loop(self: Live) -> None:
         tick = self.cfg["timing.timer_tick_ms"] / 1000

@@ -17,5 +17,5 @@ async def deliveries(live: Live, site: str) -> dict[str, Any]:
     """What is pending for the site's endpoints and the delivery log; endpoints shown as origins."""
     endpoints = sorted({endpoint_of_url(h.url) for h in live.cfg.sites[site].webhooks})
     pending = [{**{k: d.get(k) for k in ("id", "event", "attempts", "created", "last")},
-                "url": redact_endpoint(d["url"])} for d in await live.store.deliveries.pending(site, endpoints)]
-    return {"pending": pending, "log": await live.store.deliveries.log(site)}
+                "url": redact_endpoint(d["url"])} for d in await live.store.webhooks.pending(site, endpoints)]
+    return {"pending": pending, "log": await live.store.webhooks.log(site)}

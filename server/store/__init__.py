@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,10 +24,11 @@ from redis.exceptions import RedisError, ResponseError
 
 from ..health import Health
 from ..redact import redact_url
+from .bus import Bus
 from .campaigns import Campaigns
-from .deliveries import Deliveries
 from .keys import Keys
 from .leads import Leads
+from .queue import Queue
 from .records import Records
 from .timers import Timers
 from .writer import WriteFailed, Writer
@@ -67,10 +68,18 @@ class Store:
         self.writer = Writer(url, durable_acks, self.k.fsync, self._writer_state)
         self.records = Records(self.r, self.writer, self.k, self.retention)
         self.timers = Timers(self.r, self.writer, self.k)
-        self.leads = Leads(self.r, self.writer, self.k, self.retention, self.records)
-        self.deliveries = Deliveries(self.r, self.writer, self.k)
+        self.queues: dict[str, Queue] = {}
+        self.leads = Leads(self.r, self.writer, self.k, self.retention, self.records, self.queues)
+        self.webhooks = self.queue("webhooks")
         self.campaigns = Campaigns(self.r, self.writer, self.k)
+        self.bus = Bus(self.r, self.health)
         self.appendonly: str = "unknown"
+
+    def queue(self, name: str) -> Queue:
+        """The durable job queue `name` (webhooks, push, email), made on first use."""
+        if name not in self.queues:
+            self.queues[name] = Queue(self.r, self.writer, name, self.k.queue(name))
+        return self.queues[name]
 
     def _writer_state(self, up: bool, why: str) -> None:
         if up:
@@ -228,31 +237,6 @@ class Store:
         return {x.decode() for x in await self.r.smembers(self.k.erasure_acks(eid))}
 
     # ------------------------------------------------------------ pub/sub
-
-    async def listen(self, on_campaigns: Callable[[str], Awaitable[None]],
-                     on_control: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-        """Call on_campaigns(site) when any instance changes a site's campaigns, on_control(msg) for
-        control messages (erasure). Runs until cancelled; resubscribes after errors."""
-        while True:
-            pubsub = self.r.pubsub()
-            try:
-                await pubsub.subscribe(self.k.campaigns_channel, self.k.control_channel)
-                self.health.ok("redis pub/sub")
-                async for msg in pubsub.listen():
-                    if msg.get("type") != "message":
-                        continue
-                    if msg["channel"].decode() == self.k.campaigns_channel:
-                        await on_campaigns(msg["data"].decode())
-                    else:
-                        await on_control(orjson.loads(msg["data"]))
-            except (RedisError, OSError) as e:
-                self.health.fail("redis pub/sub", e)
-                await asyncio.sleep(0.5)
-            finally:
-                try:
-                    await pubsub.aclose()
-                except (RedisError, OSError):
-                    pass
 
     # ------------------------------------------------------------ instances
 

@@ -16,11 +16,12 @@
 | `leads:{site}`          | zset   | email -> first seen; the lead list, paged by score             | expired leads are pruned |
 | `leadexp:{site}`        | zset   | email -> when the lead goes unless it has consent (the sweep)   | pruned when due |
 | `ev:{site}:{email}`     | set    | every visitor identified by this address, uncapped (erasure)   | a day longer than the lead |
-| `wh:{id}`               | string | a pending webhook delivery (site, url, event, body, attempts)  | TTL 7 days; deleted when done |
-| `whq:{endpoint}`        | zset   | delivery id -> when to try next (leased while in flight), per endpoint | done deliveries leave it |
-| `wheps`                 | zset   | endpoint -> its earliest due delivery                          | endpoints with an empty queue leave it |
-| `wv:{vid}`              | set    | the visitor's pending delivery ids (erasure)                   | TTL 7 days |
-| `whlog:{site}`          | list   | delivery log, newest first, no payloads                        | 1000 entries |
+| `q:{queue}:{id}`        | string | a job of a queue (store/queue.py): JSON, then a tombstone {id, done, at} once finished | TTL 7 days from queueing |
+| `qq:{queue}:{lane}`     | zset   | job id -> when to try next (leased while in flight), per lane  | finished jobs leave it |
+| `ql:{queue}`            | zset   | lane -> its earliest due job                                   | empty lanes leave it |
+| `qv:{queue}:{vid}`      | set    | the visitor's pending job ids (erasure)                        | TTL 7 days |
+| `qlog:{queue}:{site}`   | list   | finished jobs, newest first, no payloads                       | 1000 entries |
+| `wh:` `whq:` `wheps` `wv:` `whlog:` | | the same five for the `webhooks` queue (lane = endpoint), named as before the queue was generic | as above |
 | `camp:{site}`           | hash   | campaign id -> campaign JSON                                   | merchant-made |
 | `campseed:{site}`       | string | set once the site's seed campaigns were loaded                 | one per site |
 | `cstat:{site}:{cid}`    | hash   | "{variant}:{event}" -> count, "{variant}:revenue" -> sum       | campaigns that exist (events for others are refused) |
@@ -41,9 +42,20 @@ events are accepted only for campaigns that exist, and lists are capped.
 
 from __future__ import annotations
 
-from ..core.alerts import endpoint_of
+from dataclasses import dataclass
 
-__all__ = ["Keys", "endpoint_of"]
+__all__ = ["Keys", "QueueKeys"]
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    """Where one job queue keeps its jobs (store/queue.py)."""
+    job: str  # + id: the job JSON, or its tombstone once finished
+    lane: str  # + lane: id -> due
+    lanes: str  # lane -> earliest due
+    visitor: str  # + vid: the visitor's job ids (erasure)
+    log: str  # + site: finished jobs, newest first
+    legacy: str = ""  # one queue for every lane, written by older versions (webhooks only)
 
 
 class Keys:
@@ -102,28 +114,13 @@ class Keys:
     def email_visitors(self, site: str, email: str) -> str:
         return f"{self.p}ev:{site}:{email}"
 
-    def delivery(self, did: str) -> str:
-        return f"{self.p}wh:{did}"
-
-    def delivery_queue(self, endpoint: str) -> str:
-        return f"{self.p}whq:{endpoint}"
-
-    def delivery_queue_of(self, did: str) -> str:
-        return self.delivery_queue(endpoint_of(did))
-
-    @property
-    def delivery_endpoints(self) -> str:
-        return f"{self.p}wheps"
-
-    @property
-    def legacy_delivery_queue(self) -> str:
-        return f"{self.p}whq"  # one queue for every endpoint, written by older versions
-
-    def visitor_deliveries(self, vid: str) -> str:
-        return f"{self.p}wv:{vid}"
-
-    def delivery_log(self, site: str) -> str:
-        return f"{self.p}whlog:{site}"
+    def queue(self, name: str) -> QueueKeys:
+        """The keys of job queue `name`. Webhook deliveries keep the names they had before the queue
+        was generic, so deliveries pending across an upgrade are not lost."""
+        p = self.p
+        if name == "webhooks":
+            return QueueKeys(f"{p}wh:", f"{p}whq:", f"{p}wheps", f"{p}wv:", f"{p}whlog:", legacy=f"{p}whq")
+        return QueueKeys(f"{p}q:{name}:", f"{p}qq:{name}:", f"{p}ql:{name}", f"{p}qv:{name}:", f"{p}qlog:{name}:")
 
     def campaigns(self, site: str) -> str:
         return f"{self.p}camp:{site}"

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import redis.asyncio as aioredis
 
+from ..core.vocab import TIMER_KINDS
 from .keys import Keys
+from .queue import Queue, lane_of
 from .records import Records
 from .writer import Writer
 
@@ -30,13 +32,13 @@ if TYPE_CHECKING:
 
 CHUNK = 200  # commands per pipeline during erasure: each is O(1), so Redis is never held for long
 PAUSE_S = 0.002  # between pages: a huge erasure takes longer rather than crowding out everyone else
-TIMER_KINDS = ("idle", "leave", "end", "camp")
 
 
 class Leads:
     def __init__(self, r: aioredis.Redis, writer: Writer, keys: Keys, retention: Retention,
-                 records: Records) -> None:
+                 records: Records, queues: dict[str, Queue]) -> None:
         self.r, self.writer, self.k, self.retention, self.records = r, writer, keys, retention, records
+        self.queues = queues  # every job queue, for erasure (the Store's own dict: queues made later count)
 
     @staticmethod
     def _with_consent(raw: bytes | None, consent: bytes | None) -> dict[str, Any] | None:
@@ -151,7 +153,7 @@ class Leads:
     async def erase(self, site: str, email: str, vids: set[str], instances: list[str],
                     sids: set[str] | None = None) -> tuple[dict[str, int], set[str]]:
         """GDPR erasure: the lead and every trace of its visitors (sessions, ids, records, timers,
-        pending webhook deliveries), through indexes only, page by page. `sids` are sessions found
+        pending jobs of every queue), through indexes only, page by page. `sids` are sessions found
         by an earlier pass (a late write of another instance may have brought one back after its
         index was gone). Returns the counts and every session id it deleted."""
         lead = await self.load(site, email)
@@ -182,15 +184,16 @@ class Leads:
                             ("zrem", (self.k.records_by_time(kind, rsite), rid))]
                     counts["records"] += 1
                     await self._drain(ops)
-            async for raw in self._members(self.k.visitor_deliveries(vid)):
-                did = raw.decode()
-                ops += [("unlink", (self.k.delivery(did),)), ("zrem", (self.k.delivery_queue_of(did), did))]
-                counts["deliveries"] += 1
-                await self._drain(ops)
+            for q in self.queues.values():  # jobs of every queue: webhook deliveries, push, emails
+                async for raw in self._members(q.q.visitor + vid):
+                    jid = raw.decode()
+                    ops += [("unlink", (q.job_key(jid),)), ("zrem", (q.lane_key(lane_of(jid)), jid))]
+                    counts["deliveries"] += 1
+                    await self._drain(ops)
             ops.append(("unlink", (self.k.visitor(vid), self.k.visitor_sessions(vid),
                                    self.k.legacy_visitor_sessions(vid), self.k.done(vid), self.k.legacy_done(vid),
                                    self.k.visitor_records(vid), self.k.legacy_visitor_records(vid),
-                                   self.k.visitor_deliveries(vid))))
+                                   *(q.q.visitor + vid for q in self.queues.values()))))
             await self._drain(ops)
         # the address's own keys last: if Redis fails part-way, erasing again finds every visitor
         ops += [("zrem", (self.k.leads(site), email)), ("zrem", (self.k.lead_expiry(site), email)),

@@ -1,8 +1,8 @@
-"""Outbound webhooks: a durable Redis-backed queue, signed JSON bodies, retries with exponential
-backoff, a delivery log. At-least-once: a delivery is leased while in flight, so one interrupted
-by a crash or restart is tried again; receivers deduplicate on the `Linger-Delivery` id, which
-is derived from what caused the delivery and stays the same across retries (the body carries it
-too, as "id").
+"""Outbound webhooks, on the durable job queue (store/queue.py; a lane per endpoint): signed JSON
+bodies, retries with exponential backoff, a delivery log. At-least-once: a delivery is leased
+while in flight, so one interrupted by a crash or restart is tried again; receivers deduplicate
+on the `Linger-Delivery` id, which is derived from what caused the delivery and stays the same
+across retries (the body carries it too, as "id").
 
 Each attempt has one deadline (`webhooks.timeout_s`) for connecting, sending and reading at most
 64 KiB of the answer, and the lease is always longer, so no other instance can start the same
@@ -56,7 +56,7 @@ class Deliverer:
         self.task = asyncio.get_running_loop().create_task(self._run(), name="linger-webhooks")
 
     async def migrate(self) -> None:
-        moved = await self.store.deliveries.migrate_legacy_queue()
+        moved = await self.store.webhooks.migrate_legacy()
         if moved:
             log.info("moved %d pending webhook deliveries to per-endpoint queues", moved)
 
@@ -96,13 +96,13 @@ class Deliverer:
             return 0
         now = self.clock()
         slow_busy = sum(n for ep, n in self.busy.items() if ep in self.slow)
-        for ep in await self.store.deliveries.due_endpoints(now):
+        for ep in await self.store.webhooks.due_lanes(now):
             room = min(free - started, self.per_endpoint - self.busy.get(ep, 0))
             if ep in self.slow:  # however many endpoints hang, the others always keep half the slots
                 room = min(room, self.slow_share - slow_busy)
             if room <= 0:
                 continue
-            for d in await self.store.deliveries.lease(ep, room, now, now + self.lease):
+            for d in await self.store.webhooks.lease(ep, room, now, now + self.lease):
                 self.busy[ep] = self.busy.get(ep, 0) + 1
                 slow_busy += ep in self.slow
                 self.running.add(asyncio.get_running_loop().create_task(self._attempt_in_slot(d, ep)))
@@ -154,7 +154,7 @@ class Deliverer:
         entry = {"id": d["id"], "event": d["event"], "url": redact_endpoint(d["url"]), "attempts": d["attempts"] + 1,
                  "at": now}
         if secret is None:  # the webhook was removed from the config since
-            await self.store.deliveries.done(d, {**entry, "status": "dropped", "error": "webhook no longer configured"})
+            await self.store.webhooks.finish(d, {**entry, "status": "dropped", "error": "webhook no longer configured"})
             return
         body = d["body"].encode()
         headers = {"content-type": "application/json", "linger-event": d["event"], "linger-delivery": d["id"],
@@ -169,11 +169,11 @@ class Deliverer:
         d["attempts"] += 1
         d["last"] = {"at": now, "result": result}
         if ok:
-            await self.store.deliveries.done(d, {**entry, "status": "delivered", "result": result})
+            await self.store.webhooks.finish(d, {**entry, "status": "delivered", "result": result})
         elif d["attempts"] >= self.cfg["webhooks.max_attempts"]:
             log.warning("webhook %s to %s given up after %d tries: %s", d["id"], redact_endpoint(d["url"]),
                         d["attempts"], result)
-            await self.store.deliveries.done(d, {**entry, "status": "failed", "result": result})
+            await self.store.webhooks.finish(d, {**entry, "status": "failed", "result": result})
         else:
             wait = next_attempt(d["attempts"], self.cfg["webhooks.retry_base_s"], self.cfg["webhooks.retry_max_s"])
-            await self.store.deliveries.retry(d, now + wait)
+            await self.store.webhooks.retry(d, now + wait, {"at": now, "result": result})
