@@ -16,19 +16,19 @@ def _serve(cfg: config_mod.Config) -> None:
 
     from .app import create_app
 
-    if any(cfg["server.gc_thresholds"]):
-        gc.set_threshold(*cfg["server.gc_thresholds"])
+    if any(cfg.server.gc_thresholds):
+        gc.set_threshold(*cfg.server.gc_thresholds)
     from .redact import redact_url
 
     app = create_app(cfg)
-    host, port = cfg["server.host"], cfg["server.port"]
-    redis = redact_url(cfg["redis.url"]) if cfg["redis.url"] else "embedded in " + str(cfg.data_dir)
+    host, port = cfg.server.host, cfg.server.port
+    redis = redact_url(cfg.redis.url) if cfg.redis.url else "embedded in " + str(cfg.data_dir)
     print(f"Linger on http://{host}:{port}  (demo shop: http://{host}:{port}/demo, "
           f"sites: {', '.join(cfg.sites)}, redis: {redis})", flush=True)
-    uvicorn.run(app, host=host, port=port, ws="websockets-sansio", ws_max_size=cfg["limits.max_frame_bytes"],
-                ws_per_message_deflate=False, log_level=cfg["server.log_level"],
-                timeout_graceful_shutdown=int(cfg["server.drain_seconds"]) or None, lifespan="on",
-                proxy_headers=True, forwarded_allow_ips=cfg["server.forwarded_allow_ips"])
+    uvicorn.run(app, host=host, port=port, ws="websockets-sansio", ws_max_size=cfg.limits.max_frame_bytes,
+                ws_per_message_deflate=False, log_level=cfg.server.log_level,
+                timeout_graceful_shutdown=int(cfg.server.drain_s) or None, lifespan="on",
+                proxy_headers=True, forwarded_allow_ips=cfg.server.forwarded_allow_ips)
 
 
 def _update_readme(path: str) -> int:
@@ -81,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         from .cli import campaigns_cli
 
         return asyncio.run(campaigns_cli(cfg, args.args[0], args.args[1], args.site or next(iter(cfg.sites))))
-    logging.basicConfig(level=cfg["server.log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=cfg.server.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .redact import install
 
     install()
+    for warning in cfg.warnings:
+        logging.getLogger("linger").warning("%s", warning)
     _serve(cfg)
     return 0
 

@@ -71,9 +71,9 @@ def seed_campaigns(cfg: Config) -> dict[str, list[dict[str, Any]]]:
 
 
 def retention(cfg: Config) -> Retention:
-    return Retention(records=cfg["retention.records_days"] * DAY, visitors=cfg["retention.visitors_days"] * DAY,
-                     leads_unconsented=cfg["retention.leads_unconsented_days"] * DAY,
-                     leads=cfg["retention.leads_days"] * DAY)
+    return Retention(records=cfg.retention.records_days * DAY, visitors=cfg.retention.visitors_days * DAY,
+                     leads_unconsented=cfg.retention.leads_unconsented_days * DAY,
+                     leads=cfg.retention.leads_days * DAY)
 
 
 def create_app(cfg: Config) -> Starlette:
@@ -84,12 +84,12 @@ def create_app(cfg: Config) -> Starlette:
         redact.install()  # uvicorn has configured its loggers by now
         health = Health()
         embedded = supervisor = None
-        url = cfg["redis.url"]
+        url = cfg.redis.url
         if not url:
-            embedded = EmbeddedRedis(cfg.data_dir, maxmemory=cfg["redis.maxmemory"])
+            embedded = EmbeddedRedis(cfg.data_dir, maxmemory=cfg.redis.maxmemory)
             url = embedded.start()
             supervisor = asyncio.get_running_loop().create_task(embedded.supervise(health), name="linger-embedded")
-        store = Store(url, cfg["redis.prefix"], cfg["redis.durable_acks"], cfg["redis.pool_size"],
+        store = Store(url, cfg.redis.prefix, cfg.redis.durable_acks, cfg.redis.pool_size,
                       retention(cfg), health)
         try:
             await store.open()
@@ -138,7 +138,7 @@ def create_app(cfg: Config) -> Starlette:
         Route("/metrics", sessions.metrics),
         Route("/widget.js", demo.widget_js),
     ]
-    if cfg["server.demo"]:
+    if cfg.server.demo:
         routes += demo.routes()
     routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WidgetSocketFastPath)],

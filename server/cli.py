@@ -15,11 +15,11 @@ from .store import Store, StoreError
 
 async def _open_store(cfg: Config) -> tuple[Store, EmbeddedRedis | None]:
     """The configured Redis; else a running server's embedded one; else start the embedded one briefly."""
-    url, emb = cfg["redis.url"], None
+    url, emb = cfg.redis.url, None
     if not url:
-        emb = EmbeddedRedis(cfg.data_dir, maxmemory=cfg["redis.maxmemory"])
+        emb = EmbeddedRedis(cfg.data_dir, maxmemory=cfg.redis.maxmemory)
         url = emb.url
-    store = Store(url, cfg["redis.prefix"], durable_acks=False)
+    store = Store(url, cfg.redis.prefix, durable_acks=False)
     try:
         await store.open(wait=0.5 if emb else 5.0)
         return store, None
@@ -28,7 +28,7 @@ async def _open_store(cfg: Config) -> tuple[Store, EmbeddedRedis | None]:
         if emb is None:
             raise
     emb.start()
-    store = Store(emb.url, cfg["redis.prefix"], durable_acks=False)
+    store = Store(emb.url, cfg.redis.prefix, durable_acks=False)
     await store.open()
     return store, emb
 

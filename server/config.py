@@ -9,50 +9,49 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from .config_checks import DEMO_TOKEN, ApiToken, ConfigError, Setting, Webhook
-from .config_table import ENV_OVERRIDES, SETTINGS, SITE_SETTINGS
+from .config_table import (
+    ENV_OVERRIDES,
+    RENAMED,
+    SECTIONS,
+    SETTINGS,
+    SITE_SETTINGS,
+    ApiSettings,
+    ExitSettings,
+    LimitSettings,
+    PushSettings,
+    RedisSettings,
+    RetentionSettings,
+    ServerSettings,
+    Site,
+    TimingSettings,
+    WebhookSettings,
+)
 
 __all__ = ["DEMO_TOKEN", "SETTINGS", "SITE_SETTINGS", "ApiToken", "Config", "ConfigError", "Setting", "Site",
            "Webhook", "docs_table", "is_loopback", "load"]
 
 
 @dataclass(frozen=True)
-class Site:
-    key: str
-    name: str
-    origins: tuple[str, ...]
-    currency: str
-    popup_gap: float = 30.0
-    attribution_days: float = 7.0
-    seed_campaigns: str = ""
-    capture: str = "consent"
-    email_selectors: tuple[str, ...] = ()
-    consent_selector: str = "input[name=consent]"
-    nudge: str = "cart"
-    nudge_title: str = "({count}) Your cart is waiting"
-    nudge_alt_title: str = ""
-    nudge_sound: bool = False
-    nudge_min_total: float = 0.0
-    nudge_target: Any = None
-    alert_cart_total: float = 250.0
-    webhooks: tuple[Webhook, ...] = ()
-    keep_query_params: tuple[str, ...] = ()
-    image_hosts: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Config:
-    values: dict[str, Any]
+    """Validated settings, typed per section (config_table.py): `cfg.timing.idle_after_ms`."""
+
+    server: ServerSettings
+    redis: RedisSettings
+    timing: TimingSettings
+    limits: LimitSettings
+    exit: ExitSettings
+    webhooks: WebhookSettings
+    api: ApiSettings
+    retention: RetentionSettings
+    push: PushSettings
     sites: dict[str, Site]
     path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
+    warnings: tuple[str, ...] = ()  # renamed keys still in use, and the like: logged at start
 
     def resolve(self, path: str) -> str:
         """A path from the config, relative to the config file's folder."""
@@ -63,10 +62,29 @@ class Config:
 
     @property
     def data_dir(self) -> Path:
-        d = Path(self.values["server.data_dir"])
+        d = Path(self.server.data_dir)
         if not d.is_absolute() and self.path is not None:
             d = self.path.parent / d
         return d.resolve()
+
+
+def _sections(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: cls(**{f.name: values[f"{name}.{f.name}"] for f in fields(cls)}) for name, cls in SECTIONS.items()}
+
+
+def _renamed(flat: dict[str, Any], where: str, warnings: list[str], label: str = "") -> dict[str, Any]:
+    """Keys written under a name they had before their unit was in it, under the new one."""
+    out = {}
+    for k, v in flat.items():
+        new = RENAMED.get(f"{where}{k}")
+        if new is not None:
+            new = new.removeprefix(where)
+            warnings.append(f"config: '{label}{k}' is now called '{label}{new}' (the old name still works)")
+            if new in flat:
+                raise ConfigError(f"config: both '{label}{k}' and its new name '{label}{new}' are set: keep one")
+            k = new
+        out[k] = v
+    return out
 
 
 def _flatten(doc: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +119,7 @@ def _check(setting: Setting, value: Any, where: str) -> Any:
         raise ConfigError(f"config: {where}{sep}{e}") from None
 
 
-def _sites(raw: Any) -> dict[str, Site]:
+def _sites(raw: Any, warnings: list[str]) -> dict[str, Site]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError("config: sites must have at least one [[sites]] table")
     known = {s.name.split(".", 1)[1]: s for s in SITE_SETTINGS}
@@ -109,6 +127,7 @@ def _sites(raw: Any) -> dict[str, Site]:
     for n, body in enumerate(raw):
         if not isinstance(body, dict):
             raise ConfigError(f"config: sites[{n}] must be a table")
+        body = _renamed(body, "sites[].", warnings, f"sites[{n}].")
         for k in body:
             if k not in known:
                 raise ConfigError(f"config: unknown key 'sites[{n}].{k}' (known: {', '.join(known)})")
@@ -137,7 +156,8 @@ def load(path: str | Path | None = None, *, overrides: dict[str, Any] | None = N
             raise ConfigError(f"config: file not found: {cfg_path}") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config: {cfg_path} is not valid TOML: {e}") from None
-    flat = _flatten(doc)
+    warnings: list[str] = []
+    flat = _renamed(_flatten(doc), "", warnings)
     known = {s.name: s for s in SETTINGS}
     for k in flat:
         if k not in known:
@@ -147,11 +167,11 @@ def load(path: str | Path | None = None, *, overrides: dict[str, Any] | None = N
     for var, name in ENV_OVERRIDES.items():
         if env.get(var):
             flat[name] = _coerce_env(name, env[var])
-    flat.update(overrides or {})
+    flat.update(_renamed(overrides or {}, "", warnings))
     values = {s.name: _check(s, flat.get(s.name, s.default), s.name) for s in SETTINGS}
-    sites = _sites(doc.get("sites"))
+    sites = _sites(doc.get("sites"), warnings)
     _check_tokens(values["api.tokens"], sites, values["server.host"])
-    return Config(values=values, sites=sites, path=cfg_path.resolve())
+    return Config(**_sections(values), sites=sites, path=cfg_path.resolve(), warnings=tuple(warnings))
 
 
 def is_loopback(host: str) -> bool:

@@ -42,7 +42,7 @@ class Janitor:
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self.cfg["retention.sweep_s"])
+            await asyncio.sleep(self.cfg.retention.sweep_s)
             try:
                 await self.sweep()
                 self.store.health.ok("retention")

@@ -37,12 +37,12 @@ def widget_settings(cfg: Any, site: str) -> dict[str, Any]:
     """What the widget needs to know, sent in `ready`."""
     conf = cfg.sites[site]
     return {
-        "act_every_ms": cfg["timing.act_every_ms"],
-        "idle_after_ms": cfg["timing.idle_after_ms"],
+        "act_every_ms": cfg.timing.act_every_ms,
+        "idle_after_ms": cfg.timing.idle_after_ms,
         "exit": {
-            "sensitivity_px": cfg["exit.sensitivity_px"], "min_dwell_ms": cfg["exit.min_dwell_ms"],
-            "delay_ms": cfg["exit.delay_ms"], "scroll_speed": cfg["exit.scroll_speed"],
-            "back": cfg["exit.back"], "blur": cfg["exit.blur"],
+            "sensitivity_px": cfg.exit.sensitivity_px, "min_dwell_ms": cfg.exit.min_dwell_ms,
+            "delay_ms": cfg.exit.delay_ms, "scroll_speed": cfg.exit.scroll_speed,
+            "back": cfg.exit.back, "blur": cfg.exit.blur,
         },
         "email": {"capture": conf.capture, "selectors": list(conf.email_selectors),
                   "consent_selector": conf.consent_selector},
@@ -62,9 +62,9 @@ class Conn:
         self.metrics = live.metrics
         self.id = live.new_conn_id()
         lim = live.cfg
-        self.bucket = TokenBucket(rate=lim["limits.frames_per_second"], burst=lim["limits.frame_burst"])
+        self.bucket = TokenBucket(rate=lim.limits.frames_per_second, burst=lim.limits.frame_burst)
         self.bad = 0
-        self.max_bad = lim["limits.max_bad_frames"]
+        self.max_bad = lim.limits.max_bad_frames
         self.closed = False
         self._out: deque[Outbound] | None = None
         self._busy = False

@@ -19,7 +19,7 @@ from websockets.sync.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789abcdef"
 FAST = {
-    "timing": {"session_timeout": 3, "leave_grace": 0.6, "idle_after_ms": 400, "act_every_ms": 100,
+    "timing": {"session_timeout_s": 3, "leave_grace_s": 0.6, "idle_after_ms": 400, "act_every_ms": 100,
                "timer_tick_ms": 20},
     "exit": {"min_dwell_ms": 200, "delay_ms": 0},
 }
@@ -43,7 +43,7 @@ class Server:
         self.origin = f"http://127.0.0.1:{self.port}"
         doc: dict[str, Any] = {
             "server": {"host": "127.0.0.1", "port": self.port, "data_dir": str(tmp / "var"),
-                       "log_level": "warning", "drain_seconds": 2},
+                       "log_level": "warning", "drain_s": 2},
             "api": {"tokens": [{"token": TOKEN, "sites": ["*"], "name": "tests"}]},
             "sites": [{"key": "demo", "name": "Demo", "origins": [self.origin, f"http://localhost:{self.port}",
                                                                   "https://shop.example"],

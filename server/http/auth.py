@@ -19,7 +19,7 @@ def _token(request: Request) -> ApiToken:
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and presented:
         found = None
-        for t in request.app.state.cfg["api.tokens"]:  # compare with every token: no early exit on a match
+        for t in request.app.state.cfg.api.tokens:  # compare with every token: no early exit on a match
             if hmac.compare_digest(presented.encode(), t.token.encode()):
                 found = t
         if found is not None:

@@ -47,8 +47,8 @@ class Live(Erasure, Executor, Timers):
                  health: Health | None = None) -> None:
         self.cfg, self.store, self.metrics, self.clock = cfg, store, metrics, clock
         self.health = health or store.health
-        self.timing = Timing(idle_after=cfg["timing.idle_after_ms"] / 1000, leave_grace=cfg["timing.leave_grace"],
-                             session_timeout=cfg["timing.session_timeout"])
+        self.timing = Timing(idle_after=cfg.timing.idle_after_ms / 1000, leave_grace=cfg.timing.leave_grace_s,
+                             session_timeout=cfg.timing.session_timeout_s)
         self.ttl = int(self.timing.session_timeout + 3600)  # stored sessions outlive their end by an hour
         self.instance = secrets.token_hex(4)
         self.sessions: dict[str, Session] = {}  # sessions with a socket on this instance
@@ -62,15 +62,15 @@ class Live(Erasure, Executor, Timers):
         self.rules: dict[str, SiteRules] = {}
         self.timer_handlers: dict[str, TimerHandler] = {}  # shared timers that are not sessions' (on_timer)
         self.policies = {key: SitePolicy(origins=s.origins, currency=s.currency, image_hosts=s.image_hosts,
-                                         keep_params=s.keep_query_params, push_hosts=cfg["push.allowed_hosts"])
+                                         keep_params=s.keep_query_params, push_hosts=cfg.push.allowed_hosts)
                          for key, s in cfg.sites.items()}
-        self.limits = PerAddress(cfg["limits.sockets_per_ip"], {
-            "visitor": PerAddress.per_minute(cfg["limits.new_visitors_per_ip_per_min"]),
-            "session": PerAddress.per_minute(cfg["limits.new_sessions_per_ip_per_min"]),
-            "lead": PerAddress.per_hour(cfg["limits.leads_per_ip_per_hour"]),
-            "message": PerAddress.per_minute(cfg["limits.messages_per_ip_per_min"])})
+        self.limits = PerAddress(cfg.limits.sockets_per_ip, {
+            "visitor": PerAddress.per_minute(cfg.limits.new_visitors_per_ip_per_min),
+            "session": PerAddress.per_minute(cfg.limits.new_sessions_per_ip_per_min),
+            "lead": PerAddress.per_hour(cfg.limits.leads_per_ip_per_hour),
+            "message": PerAddress.per_minute(cfg.limits.messages_per_ip_per_min)})
         self.local = LocalTimers(self._fire_local, clock)
-        self.cluster = Cluster(store, self.instance, cfg["server.heartbeat_s"], clock, self.health, self._take_over,
+        self.cluster = Cluster(store, self.instance, cfg.server.heartbeat_s, clock, self.health, self._take_over,
                                self.replay_erasures)
         self._conn_seq = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -115,7 +115,7 @@ class Live(Erasure, Executor, Timers):
             except asyncio.CancelledError:
                 pass
         try:
-            await self.store.forget_instance(self.instance)
+            await self.store.instances.forget(self.instance)
         except (StoreError, OSError):
             pass
 
@@ -162,7 +162,7 @@ class Live(Erasure, Executor, Timers):
             sess.email_consent = visitor.get("consent") == "1"
         self.sessions[sess.sid] = sess
         if sess.sid not in self.sockets:
-            self.store.track_conn(self.instance, sess.sid, True)
+            self.store.instances.track_conn(self.instance, sess.sid, True)
         self.sockets.setdefault(sess.sid, {})[conn] = peer
         held: list[Outbound] = []
         self._apply(sess, conn, Connect(h), now, held=held)
@@ -248,7 +248,7 @@ class Live(Erasure, Executor, Timers):
                 del self.sockets[sess.sid]
                 self.sessions.pop(sess.sid, None)
                 self.local.drop(sess.sid)
-                self.store.track_conn(self.instance, sess.sid, False)
+                self.store.instances.track_conn(self.instance, sess.sid, False)
 
     def counts_by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -39,7 +39,7 @@ class Cluster:
     async def beat(self) -> None:
         now = self.clock()
         try:
-            self.alive, dead = await self.store.heartbeat(self.instance, now, self.dead_after, self.may_claim(now))
+            self.alive, dead = await self.store.instances.beat(self.instance, now, self.dead_after, self.may_claim(now))
         except (StoreError, OSError) as e:
             self.ok_since = None
             self.health.fail("heartbeat", e)

@@ -54,6 +54,6 @@ def load_rules(cfg: Config, site: str, raw_campaigns: list[dict[str, Any]]) -> S
     nudge = None if conf.nudge == "off" else Nudge(
         title=conf.nudge_title, alt_title=conf.nudge_alt_title, sound=conf.nudge_sound,
         min_total=conf.nudge_min_total, target=conf.nudge_target)
-    return SiteRules(campaigns=tuple(camps), min_gap=conf.popup_gap, attribution_days=conf.attribution_days,
+    return SiteRules(campaigns=tuple(camps), min_gap=conf.popup_gap_s, attribution_days=conf.attribution_days,
                      nudge=nudge, capture=conf.capture, alert_total=conf.alert_cart_total,
                      hooks=tuple((h.url, h.events) for h in conf.webhooks))

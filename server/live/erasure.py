@@ -47,7 +47,7 @@ class Erasure:
         confirmed: set[str] = set()
         try:
             await self.store.writer.commit()
-            instances = await self.store.instance_ids()
+            instances = await self.store.instances.ids()
             if vids:  # first, so that a Redis refusing writes fails the erasure before anything is deleted
                 eid = mint_id()
                 self.seen_erasures[eid] = now
@@ -81,7 +81,7 @@ class Erasure:
         for wait in ERASE_AGAIN_S:
             await asyncio.sleep(wait)
             try:
-                await self.store.leads.erase(site, email, vids, await self.store.instance_ids(), sids)
+                await self.store.leads.erase(site, email, vids, await self.store.instances.ids(), sids)
             except (StoreError, OSError) as e:
                 log.error("erasure, later pass: %s", e)
 
@@ -108,7 +108,7 @@ class Erasure:
             for conn in conns:
                 self._apply(sess, conn, Disconnect(), now)
             if not sess.sockets:
-                self.store.track_conn(self.instance, sess.sid, False)
+                self.store.instances.track_conn(self.instance, sess.sid, False)
 
     async def control(self: Live, msg: dict[str, Any]) -> None:
         """An erasure announced by another instance (or replayed from the list): drop the visitors

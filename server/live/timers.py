@@ -42,7 +42,7 @@ class Timers:
         """Lease due shared timers (at most timers_per_tick; each fires on exactly one instance),
         feed them to their sessions, and remove them in the batch with the effects."""
         now = self.clock()
-        due, until = await self.store.timers.lease_due(now, self.cfg["timing.timers_per_tick"], TIMER_LEASE_S)
+        due, until = await self.store.timers.lease_due(now, self.cfg.timing.timers_per_tick, TIMER_LEASE_S)
         if not due:
             return 0
         await self.store.writer.commit()  # what this instance queued is visible before we read
@@ -75,7 +75,7 @@ class Timers:
         return len(due) + len(others)
 
     async def _timer_loop(self: Live) -> None:
-        tick = self.cfg["timing.timer_tick_ms"] / 1000
+        tick = self.cfg.timing.timer_tick_ms / 1000
         while True:
             n = 0
             try:
@@ -90,7 +90,7 @@ class Timers:
                 del self.erased[sid]
             for eid in [eid for eid, at in self.seen_erasures.items() if at < cutoff]:
                 del self.seen_erasures[eid]
-            await asyncio.sleep(0 if n >= self.cfg["timing.timers_per_tick"] else tick)
+            await asyncio.sleep(0 if n >= self.cfg.timing.timers_per_tick else tick)
 
     def _forget_stored(self: Live) -> None:
         stored = self.store.writer.stored_gen
@@ -114,7 +114,7 @@ class Timers:
         return sess
 
     async def _take_over(self: Live, inst: str) -> None:
-        sids = await self.store.take_instance_sessions(inst)
+        sids = await self.store.instances.take_sessions(inst)
         log.warning("instance %s stopped answering: closing its %d session(s)", inst, len(sids))
         await self.store.writer.commit()
         for sid in sids:

@@ -26,6 +26,7 @@ from ..health import Health
 from ..redact import redact_url
 from .bus import Bus
 from .campaigns import Campaigns
+from .instances import Instances
 from .keys import Keys
 from .leads import Leads
 from .queue import Queue
@@ -73,6 +74,7 @@ class Store:
         self.webhooks = self.queue("webhooks")
         self.campaigns = Campaigns(self.r, self.writer, self.k)
         self.bus = Bus(self.r, self.health)
+        self.instances = Instances(self.r, self.writer, self.k)
         self.appendonly: str = "unknown"
 
     def queue(self, name: str) -> Queue:
@@ -235,46 +237,6 @@ class Store:
 
     async def erasure_acks(self, eid: str) -> set[str]:
         return {x.decode() for x in await self.r.smembers(self.k.erasure_acks(eid))}
-
-    # ------------------------------------------------------------ pub/sub
-
-    # ------------------------------------------------------------ instances
-
-    async def heartbeat(self, instance: str, now: float, dead_after: float,
-                        may_claim: bool) -> tuple[set[str], list[str]]:
-        """Record this instance as alive. Returns the instances alive within `dead_after` seconds and,
-        if `may_claim`, the silent ones this instance has claimed (each is claimed by exactly one)."""
-        key = self.k.instances
-        pipe = self.r.pipeline(transaction=False)
-        pipe.zadd(key, {instance: now})
-        pipe.zrangebyscore(key, now - dead_after, "+inf")
-        pipe.zrangebyscore(key, "-inf", now - dead_after)
-        _, alive, silent = await pipe.execute()
-        claimed = [i.decode() for i in silent if may_claim and await self.r.zrem(key, i)]
-        return {x.decode() for x in alive}, claimed
-
-    def track_conn(self, instance: str, sid: str, open_: bool) -> None:
-        """Which sessions have sockets on which instance, so a crashed instance's can be closed."""
-        key = self.k.instance_sessions(instance)
-        if open_:
-            self.writer.cmd("SADD", key, sid)
-            self.writer.cmd("EXPIRE", key, 7 * 86400)
-        else:
-            self.writer.cmd("SREM", key, sid)
-
-    async def take_instance_sessions(self, instance: str) -> list[str]:
-        key = self.k.instance_sessions(instance)
-        pipe = self.r.pipeline(transaction=True)
-        pipe.smembers(key)
-        pipe.delete(key)
-        sids, _ = await pipe.execute()
-        return [x.decode() for x in sids]
-
-    async def forget_instance(self, instance: str) -> None:
-        await self.r.zrem(self.k.instances, instance)
-
-    async def instance_ids(self) -> list[str]:
-        return [i.decode() for i in await self.r.zrange(self.k.instances, 0, -1)]
 
     async def info_memory(self) -> int:
         info = await self.r.info("memory")

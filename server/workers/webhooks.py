@@ -39,9 +39,9 @@ class Deliverer:
     def __init__(self, cfg: Config, store: Store, health: Health | None = None, clock: Any = time.time) -> None:
         self.cfg, self.store, self.clock = cfg, store, clock
         self.health = health or store.health
-        self.timeout = cfg["webhooks.timeout_s"]
+        self.timeout = cfg.webhooks.timeout_s
         self.lease = lease_for(self.timeout)
-        self.parallel, self.per_endpoint = cfg["webhooks.parallel"], cfg["webhooks.per_endpoint"]
+        self.parallel, self.per_endpoint = cfg.webhooks.parallel, cfg.webhooks.per_endpoint
         self.client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False,
                                         headers={"user-agent": "Linger-Webhooks/1"},
                                         limits=httpx.Limits(max_connections=self.parallel * 2))
@@ -72,7 +72,7 @@ class Deliverer:
         await self.client.aclose()
 
     async def _run(self) -> None:
-        poll = self.cfg["webhooks.poll_ms"] / 1000
+        poll = self.cfg.webhooks.poll_ms / 1000
         while True:
             try:
                 await self.fill()
@@ -170,10 +170,10 @@ class Deliverer:
         d["last"] = {"at": now, "result": result}
         if ok:
             await self.store.webhooks.finish(d, {**entry, "status": "delivered", "result": result})
-        elif d["attempts"] >= self.cfg["webhooks.max_attempts"]:
+        elif d["attempts"] >= self.cfg.webhooks.max_attempts:
             log.warning("webhook %s to %s given up after %d tries: %s", d["id"], redact_endpoint(d["url"]),
                         d["attempts"], result)
             await self.store.webhooks.finish(d, {**entry, "status": "failed", "result": result})
         else:
-            wait = next_attempt(d["attempts"], self.cfg["webhooks.retry_base_s"], self.cfg["webhooks.retry_max_s"])
+            wait = next_attempt(d["attempts"], self.cfg.webhooks.retry_base_s, self.cfg.webhooks.retry_max_s)
             await self.store.webhooks.retry(d, now + wait, {"at": now, "result": result})

@@ -83,8 +83,8 @@ data_dir = "{self.tmp / 'var'}"
 log_level = "warning"
 demo = false
 [timing]
-session_timeout = 3600
-leave_grace = 2
+session_timeout_s = 3600
+leave_grace_s = 2
 [limits]
 frames_per_second = 10000
 frame_burst = 100000
@@ -92,7 +92,7 @@ frame_burst = 100000
 [[sites]]
 key = "bench"
 origins = ["http://127.0.0.1:{self.port}"]
-popup_gap = 0
+popup_gap_s = 0
 seed_campaigns = "{self.tmp / 'camps.toml'}"
 """)
         return cfg

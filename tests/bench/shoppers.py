@@ -253,7 +253,7 @@ log_level = "warning"
 demo = false
 [timing]
 idle_after_ms = 3000
-leave_grace = 2
+leave_grace_s = 2
 act_every_ms = 100
 [limits]
 frames_per_second = 10000

@@ -6,25 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.browser.helpers import OUTBOX
-from tests.support import FAST, TOKEN, Server
+from tests.support import FAST, Server, call
 
 BOX = "linger-popup >> .box"
 
 
 @pytest.fixture(scope="module")
 def promo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("promo"), FAST, site={"popup_gap": 0}).start()
+    srv = Server(tmp_path_factory.mktemp("promo"), FAST, site={"popup_gap_s": 0}).start()
     yield srv
     srv.stop()
-
-
-def api(srv: Server, method: str, path: str, body: Any = None) -> httpx.Response:
-    return httpx.request(method, f"{srv.url}{path}", json=body, timeout=5,
-                         headers={"authorization": f"Bearer {TOKEN}"})
 
 
 @pytest.fixture
@@ -34,14 +28,14 @@ def campaigns(promo: Server) -> Iterator[Any]:
     def add(cid: str, **kw: Any) -> dict[str, Any]:
         body = {"id": cid, "name": cid, "kind": kw.pop("kind", "custom"), "status": "live",
                 "variants": kw.pop("variants", [{"content": {"headline": f"Hello from {cid}"}}]), **kw}
-        r = api(promo, "POST", "/api/v1/campaigns?site=demo", body)
+        r = call(promo, "POST", "/api/v1/campaigns?site=demo", body)
         assert r.status_code == 201, r.text
         made.append(cid)
         return r.json()  # type: ignore[no-any-return]
 
     yield add
     for cid in made:
-        api(promo, "DELETE", f"/api/v1/campaigns/{cid}?site=demo")
+        call(promo, "DELETE", f"/api/v1/campaigns/{cid}?site=demo")
 
 
 def ready(page: Any) -> dict[str, Any]:
@@ -50,7 +44,7 @@ def ready(page: Any) -> dict[str, Any]:
 
 
 def stats(srv: Server, cid: str) -> dict[str, Any]:
-    return api(srv, "GET", f"/api/v1/campaigns/{cid}/stats?site=demo").json()  # type: ignore[no-any-return]
+    return call(srv, "GET", f"/api/v1/campaigns/{cid}/stats?site=demo").json()  # type: ignore[no-any-return]
 
 
 def wait_stats(srv: Server, page: Any, cid: str, key: str, n: int) -> dict[str, Any]:
@@ -161,7 +155,7 @@ def test_popup_email_form_captures_a_lead(page: Any, promo: Server, campaigns: A
     page.locator("linger-popup >> [role=status]").wait_for()
     promo.wait_session(ids["sid"], lambda s: s["email"] == "ada@example.com")
     wait_stats(promo, page, "signup", "submits", 1)
-    lead = next(x for x in api(promo, "GET", "/api/v1/leads?site=demo").json()["leads"]
+    lead = next(x for x in call(promo, "GET", "/api/v1/leads?site=demo").json()["leads"]
                 if x["email"] == "ada@example.com")
     assert lead["source"] == "popup" and lead["campaign"] == "signup" and lead["consent"]["given"] is True
     assert lead["consent"]["text"] == "Send me offers"
@@ -274,7 +268,7 @@ def test_popup_links_to_other_hosts_are_refused(page: Any, promo: Server, campai
                            ("cta.url", {"cta": {"label": "Go", "url": "/\\evil.example/x"}})):
         body = {"id": "sneaky", "name": "sneaky", "kind": "custom", "status": "live", "trigger": {"delay_s": 0.1},
                 "variants": [{"content": {"headline": "Sneaky", **content}}]}
-        r = api(promo, "POST", "/api/v1/campaigns?site=demo", body)
+        r = call(promo, "POST", "/api/v1/campaigns?site=demo", body)
         assert r.status_code == 422 and r.json()["error"]["field"] == f"variants[0].content.{field}", r.text
     page.goto(f"{promo.url}/demo")
     ready(page)

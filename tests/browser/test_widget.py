@@ -141,7 +141,7 @@ def test_desktop_exit_is_cancelled_by_re_entry_within_the_delay(browser: Any, tm
 
 
 def test_widget_reconnects_and_resumes_after_a_server_restart(browser: Any, tmp_path: Any) -> None:
-    srv = Server(tmp_path, FAST | {"timing": {**FAST["timing"], "session_timeout": 60}}).start()
+    srv = Server(tmp_path, FAST | {"timing": {**FAST["timing"], "session_timeout_s": 60}}).start()
     ctx = browser.new_context()
     page = ctx.new_page()
     try:

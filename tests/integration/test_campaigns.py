@@ -36,7 +36,7 @@ def no_msg(ws: Any, t: str, wait: float) -> None:
 
 
 def campaign_server(tmp: Path, extra: dict[str, Any] | None = None) -> Server:
-    return Server(tmp, FAST | (extra or {}), site={"popup_gap": 0})
+    return Server(tmp, FAST | (extra or {}), site={"popup_gap_s": 0})
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,7 @@ def test_new_visitor_gets_the_welcome_after_its_delay(csrv: Server) -> None:
 def test_returning_visitor_does_not_get_the_welcome(csrv: Server) -> None:
     ws, first = open_session(csrv)
     ws.close()
-    time.sleep(3.2)  # session_timeout 3 s: the next visit is a new session of a returning visitor
-    ws, again = open_session(csrv, vid=first["vid"])
+    ws, again = open_session(csrv, vid=first["vid"])  # no sid: a new session of a returning visitor
     with ws:
         assert csrv.session(again["sid"])["returning"] is True
         no_msg(ws, "popup", 1.0)
@@ -150,7 +149,7 @@ def test_an_edit_reaches_connected_sessions_on_every_instance(tmp_path: Path) ->
 
 
 def test_caps_hold_across_a_restart(tmp_path: Path) -> None:
-    srv = campaign_server(tmp_path, {"timing": {**FAST["timing"], "session_timeout": 60}}).start()
+    srv = campaign_server(tmp_path, {"timing": {**FAST["timing"], "session_timeout_s": 60}}).start()
     try:
         assert api(srv, "POST", "/api/v1/campaigns?site=demo", WELCOME).status_code == 201
         ws, ready = open_session(srv)

@@ -182,3 +182,20 @@ def test_shared_timers_go_to_their_owner_and_never_to_a_session_by_mistake(redis
     got, fired, unchanged, left, fails = with_live(redis, body)
     assert len(got) == 1 and fired == 3 and unchanged and fails == 1
     assert left == {"flaky|cart-9"}  # the failed one waits for its lease; the others are gone
+
+
+def test_a_visit_resumes_within_the_session_timeout_and_a_new_one_starts_after_it(redis: Valkey) -> None:
+    async def body(live: Live, clock: Clock) -> tuple[Any, ...]:
+        conn, first, _ = await connect(live)
+        live.bye(conn, first)
+        await live.store.writer.commit()
+        clock.now += live.timing.session_timeout - 1
+        conn, second, _ = await connect(live, vid=first.vid, sid=first.sid)
+        live.bye(conn, second)
+        await live.store.writer.commit()
+        clock.now += live.timing.session_timeout + 1  # no sleeping: the fake clock moves
+        conn, third, _ = await connect(live, vid=first.vid, sid=first.sid)
+        return first.sid, second.sid, third.sid, third.returning, third.visit, third.first_seen, third.started
+
+    first, second, third, returning, visit, first_seen, started = with_live(redis, body)
+    assert second == first and third != first and returning and visit == 2 and first_seen < started

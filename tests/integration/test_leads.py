@@ -13,13 +13,9 @@ import httpx
 import pytest
 import redis
 
-from tests.support import FAST, FORM_POPUP, TOKEN, Server, call, next_msg, open_session, recv, send, show_form
+from tests.support import FAST, FORM_POPUP, Server, call, next_msg, open_session, recv, send, show_form
 
 pytestmark = pytest.mark.integration
-
-
-def api(srv: Server, method: str, path: str) -> httpx.Response:
-    return httpx.request(method, f"{srv.url}{path}", timeout=5, headers={"authorization": f"Bearer {TOKEN}"})
 
 
 def email(ws: Any, mid: str, address: str, **kw: Any) -> None:
@@ -29,7 +25,7 @@ def email(ws: Any, mid: str, address: str, **kw: Any) -> None:
 
 
 def leads(srv: Server, query: str = "") -> list[dict[str, Any]]:
-    r = api(srv, "GET", f"/api/v1/leads?site=demo{query}")
+    r = call(srv, "GET", f"/api/v1/leads?site=demo{query}")
     assert r.status_code == 200, r.text
     return r.json()["leads"]  # type: ignore[no-any-return]
 
@@ -147,7 +143,7 @@ def test_lead_api_filters_pages_and_csv(servers: dict[str, Server]) -> None:
         email(ws, "evil", "=cmd@example.com", consent=True)
     seen, cursor = [], None
     while True:
-        r = api(srv, "GET", "/api/v1/leads?site=demo&limit=3" + (f"&cursor={cursor}" if cursor else ""))
+        r = call(srv, "GET", "/api/v1/leads?site=demo&limit=3" + (f"&cursor={cursor}" if cursor else ""))
         body = r.json()
         seen += [x["email"] for x in body["leads"]]
         cursor = body["next_cursor"]
@@ -155,11 +151,11 @@ def test_lead_api_filters_pages_and_csv(servers: dict[str, Server]) -> None:
             break
     assert len(seen) == len(set(seen)) and {f"page{n}@example.com" for n in range(0, 7, 2)} <= set(seen)
     assert all(x["consent"]["given"] for x in leads(srv, "&consent=yes"))
-    assert api(srv, "GET", "/api/v1/leads?site=demo&consent=maybe").status_code == 400
-    assert api(srv, "GET", "/api/v1/leads?site=demo&cursor=nonsense").status_code == 400
-    assert api(srv, "GET", "/api/v1/leads?site=nope").status_code == 400
+    assert call(srv, "GET", "/api/v1/leads?site=demo&consent=maybe").status_code == 400
+    assert call(srv, "GET", "/api/v1/leads?site=demo&cursor=nonsense").status_code == 400
+    assert call(srv, "GET", "/api/v1/leads?site=nope").status_code == 400
     assert httpx.get(f"{srv.url}/api/v1/leads?site=demo").status_code == 401
-    r = api(srv, "GET", "/api/v1/leads.csv?site=demo")
+    r = call(srv, "GET", "/api/v1/leads.csv?site=demo")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0][0] == "email" and len(rows) == len(seen) + 1
@@ -179,7 +175,7 @@ def test_gdpr_erase_leaves_nothing_behind(tmp_path: Path) -> None:
             send(ws, {"t": "purchase", "id": "o1", "order": "A1", "total": 139, "currency": "EUR"})
             assert next_msg(ws, "ack") == {"t": "ack", "id": "o1"}
         ws, other = open_session(srv, vid=ready["vid"], sid=ready["sid"])  # still connected while erased
-        r = api(srv, "DELETE", "/api/v1/leads/Erase.Me@example.com?site=demo")
+        r = call(srv, "DELETE", "/api/v1/leads/Erase.Me@example.com?site=demo")
         assert r.status_code == 200, r.text
         assert r.json()["visitors"] == 1 and r.json()["lead"] == 1
         with pytest.raises(Exception):  # noqa: B017 - the erased visitor's socket is closed
@@ -212,7 +208,7 @@ def test_gdpr_erase_leaves_nothing_behind(tmp_path: Path) -> None:
             return hits
 
         assert scan() == []
-        assert api(srv, "DELETE", "/api/v1/leads/erase.me@example.com?site=demo").status_code == 404
+        assert call(srv, "DELETE", "/api/v1/leads/erase.me@example.com?site=demo").status_code == 404
         assert srv.api(f"/api/v1/sessions/{ready['sid']}?site=demo").status_code == 404
     finally:
         srv.stop()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_resume_and_dedupe_across_restart(tmp_path: Path) -> None:
-    srv = Server(tmp_path, FAST | {"timing": {**FAST["timing"], "session_timeout": 60, "leave_grace": 30}})
+    srv = Server(tmp_path, FAST | {"timing": {**FAST["timing"], "session_timeout_s": 60, "leave_grace_s": 30}})
     srv.start()
     try:
         ws, ready = open_session(srv)

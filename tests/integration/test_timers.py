@@ -18,7 +18,8 @@ WELCOME = {"id": "welcome", "name": "Welcome", "kind": "welcome", "status": "liv
 
 
 def test_a_timer_backlog_does_not_delay_a_live_shoppers_popup(tmp_path: Path) -> None:
-    srv = Server(tmp_path, FAST | {"timing": {**FAST["timing"], "session_timeout": 600}}, site={"popup_gap": 0}).start()
+    srv = Server(tmp_path, FAST | {"timing": {**FAST["timing"], "session_timeout_s": 600}},
+                 site={"popup_gap_s": 0}).start()
     try:
         assert call(srv, "POST", "/api/v1/campaigns?site=demo", WELCOME).status_code == 201
         r = embedded_client(srv)

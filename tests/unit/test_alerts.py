@@ -8,9 +8,8 @@ import pytest
 
 from server.core import protocol as p
 from server.core.alerts import make_delivery, next_attempt, outbound, sign, verify
-from server.core.session import Connect, Disconnect, Timer, Timing, feed, new_session
-
-T = Timing(idle_after=60, leave_grace=30, session_timeout=1800)
+from server.core.session import Connect, Disconnect, Timer, feed, new_session
+from tests.unit.builders import T
 
 
 def sess(kind: str = "checkout", total: float = 300.0, converted: bool = False) -> Any:

@@ -23,16 +23,38 @@ def doc(**sections: Any) -> dict[str, Any]:
 
 def test_shipped_config_loads() -> None:
     cfg = config.load(ROOT / "config.toml", env={})
-    assert cfg["server.port"] == 8000 and cfg["redis.url"] == ""
+    assert cfg.server.port == 8000 and cfg.redis.url == ""
     assert cfg.sites["demo"].origins == ("http://127.0.0.1:8000", "http://localhost:8000")
-    assert cfg["timing.session_timeout"] == 1800 and cfg["timing.leave_grace"] == 30
+    assert cfg.timing.session_timeout_s == 1800 and cfg.timing.leave_grace_s == 30 and not cfg.warnings
     assert cfg.data_dir == (ROOT / "var").resolve()
 
 
 def test_defaults() -> None:
     cfg = config.load(doc=doc(), env={})
     for s in config.SETTINGS:
-        assert cfg[s.name] == s.check(s.default)
+        section, name = s.name.split(".")
+        assert getattr(getattr(cfg, section), name) == s.check(s.default)
+    site = cfg.sites["demo"]
+    for s in config.SITE_SETTINGS:  # Site's defaults come from the same table
+        if s.default is not None and s.name not in ("sites[].name",):
+            assert getattr(site, s.name.removeprefix("sites[].")) == s.check(s.default), s.name
+
+
+def test_settings_are_typed_per_section() -> None:
+    cfg = config.load(doc=doc(), env={})
+    assert isinstance(cfg.timing.idle_after_ms, int) and isinstance(cfg.timing.leave_grace_s, float)
+    assert isinstance(cfg.push.allowed_hosts, tuple) and isinstance(cfg.api.tokens, tuple)
+    unitless = ("session_timeout", "leave_grace", "drain_seconds", "popup_gap")
+    assert [s.name for s in config.SETTINGS + config.SITE_SETTINGS if s.name.split(".")[1] in unitless] == []
+
+
+def test_names_from_before_units_were_added_still_work_with_a_warning() -> None:
+    cfg = config.load(doc={"sites": [{**SITE, "popup_gap": 5}], "timing": {"leave_grace": 7},
+                           "server": {"drain_seconds": 1}}, env={})
+    assert cfg.timing.leave_grace_s == 7 and cfg.server.drain_s == 1 and cfg.sites["demo"].popup_gap_s == 5
+    assert len(cfg.warnings) == 3 and "'sites[0].popup_gap' is now called 'sites[0].popup_gap_s'" in cfg.warnings[2]
+    with pytest.raises(config.ConfigError, match="both 'timing.leave_grace' and its new name 'timing.leave_grace_s'"):
+        config.load(doc=doc(timing={"leave_grace": 7, "leave_grace_s": 8}), env={})
 
 
 BAD = [
@@ -45,7 +67,7 @@ BAD = [
     (doc(redis={"url": "http://x"}), "config: redis.url is not a redis://, rediss:// or unix:// URL that parses"),
     (doc(redis={"url": "redis://:pa/ss@h:6379/0"}), "config: redis.url is not a redis://, rediss:// or unix:// URL "
      "that parses (redis://:***@h:6379/0)"),
-    (doc(timing={"leave_grace": True}), "config: timing.leave_grace must be a number, got True"),
+    (doc(timing={"leave_grace_s": True}), "config: timing.leave_grace_s must be a number, got True"),
     (doc(timing={"idle_after_ms": 10}), "config: timing.idle_after_ms must be between 50 and 86400000, got 10"),
     (doc(api={"tokens": ["a-plain-string-token-0123"]}), "config: api.tokens[0] must be a table with token, sites"),
     (doc(api={"tokens": "abc"}), "config: api.tokens must be a list of tables like { token = "),
@@ -84,10 +106,10 @@ def test_tokens_are_scoped_to_sites_and_the_demo_token_only_on_loopback() -> Non
     two = {"sites": [SITE, {"key": "other", "origins": ["https://other.example"]}]}
     cfg = config.load(doc={**two, "api": {"tokens": [
         {"token": "t" * 20, "sites": ["demo"], "name": "crm-sync"}, {"token": "u" * 20, "sites": ["*"]}]}}, env={})
-    crm, admin = cfg["api.tokens"]
+    crm, admin = cfg.api.tokens
     assert crm.name == "crm-sync" and crm.allows("demo") and not crm.allows("other")
     assert admin.name == "token 2" and admin.allows("other")
-    assert config.load(doc=doc(), env={})["api.tokens"] == ()  # no [api]: no token at all, not the demo one
+    assert config.load(doc=doc(), env={}).api.tokens == ()  # no [api]: no token at all, not the demo one
     demo = {"tokens": [{"token": config.DEMO_TOKEN, "sites": ["demo"]}]}
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
         config.load(doc=doc(api=demo, server={"host": host}), env={})
@@ -108,8 +130,8 @@ def test_demo_token_off_loopback_stops_the_server(tmp_path: Path) -> None:
 def test_env_overrides() -> None:
     cfg = config.load(doc=doc(), env={"LINGER_PORT": "9001", "LINGER_REDIS_URL": "redis://r:6379/2",
                                       "LINGER_HOST": "0.0.0.0", "LINGER_DATA_DIR": "/srv/linger"})
-    assert cfg["server.port"] == 9001 and cfg["redis.url"] == "redis://r:6379/2"
-    assert cfg["server.host"] == "0.0.0.0" and cfg.data_dir == Path("/srv/linger")
+    assert cfg.server.port == 9001 and cfg.redis.url == "redis://r:6379/2"
+    assert cfg.server.host == "0.0.0.0" and cfg.data_dir == Path("/srv/linger")
     with pytest.raises(ConfigError, match="server.port must be an integer, got 'eighty'"):
         config.load(doc=doc(), env={"LINGER_PORT": "eighty"})
 
@@ -130,8 +152,8 @@ def test_start_up_stops_with_one_line(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
-        "linger: config: unknown key 'timing.idel_after_ms' (known in this section: timing.session_timeout, "
-        "timing.leave_grace, timing.idle_after_ms, timing.act_every_ms, timing.timer_tick_ms, "
+        "linger: config: unknown key 'timing.idel_after_ms' (known in this section: timing.session_timeout_s, "
+        "timing.leave_grace_s, timing.idle_after_ms, timing.act_every_ms, timing.timer_tick_ms, "
         "timing.timers_per_tick)"]
 
 

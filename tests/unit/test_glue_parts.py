@@ -30,7 +30,9 @@ class FakeLive:
         from server.metrics import Metrics
 
         self.metrics = Metrics()
-        self.cfg = {"limits.frames_per_second": 20.0, "limits.frame_burst": 60, "limits.max_bad_frames": 20}
+        from server import config
+
+        self.cfg = config.load(doc={"sites": [{"key": "demo", "origins": ["https://shop.example"]}]}, env={})
 
     def new_conn_id(self) -> str:
         return "i.1"

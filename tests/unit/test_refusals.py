@@ -10,11 +10,10 @@ import pytest
 from server.core import protocol as p
 from server.core.actions import Count, Engage, Send
 from server.core.rules import MAX_HIST, SiteRules, decide, pick_variant
-from server.core.session import Connect, Session, Timer, Timing, new_session
+from server.core.session import Connect, Session, Timer, new_session
 from server.core.step import refusal, step
-from tests.unit.test_rules import camp, hello
+from tests.unit.builders import T, camp, hello
 
-T = Timing(idle_after=60, leave_grace=30, session_timeout=1800)
 FORM = [{"id": "a", "content": {"headline": "Join", "form": {"email": True}}}]
 SIGNUP = camp("signup", trigger={"delay_s": 0}, frequency={"per": "page", "stop_after_conversion": False},
               variants=FORM)

@@ -8,9 +8,8 @@ import pytest
 
 from server.core import protocol as p
 from server.core.actions import Cancel, End, Publish, Record, Schedule
-from server.core.session import Connect, Disconnect, InstanceGone, Session, Timer, Timing, feed, new_session
-
-T = Timing(idle_after=60, leave_grace=30, session_timeout=1800)
+from server.core.session import Connect, Disconnect, InstanceGone, Session, Timer, feed, new_session
+from tests.unit.builders import T
 
 
 def page(kind: str, url: str | None = None) -> p.Page:

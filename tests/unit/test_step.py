@@ -7,10 +7,10 @@ from server.core import protocol as p
 from server.core.actions import Alert, Capture, Deliver, Publish, Tally
 from server.core.alerts import delivery_id
 from server.core.rules import SiteRules
-from server.core.session import Connect, Disconnect, LeadEmail, Timer, Timing, new_session
+from server.core.session import Connect, Disconnect, LeadEmail, Timer, new_session
 from server.core.step import step
+from tests.unit.builders import T
 
-T = Timing(idle_after=60, leave_grace=30, session_timeout=1800)
 HOOK = "https://crm.example/in"
 RULES = SiteRules(capture="live", alert_total=100.0,
                   hooks=((HOOK, ("lead.captured", "cart.abandoned", "alert.raised")),))
