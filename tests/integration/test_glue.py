@@ -86,9 +86,9 @@ def frame(**msg: Any) -> p.Message:
     return p.parse(orjson.dumps(msg))
 
 
-async def connect(live: Live, vid: str | None = None, sid: str | None = None) -> tuple[str, Any, Peer]:
+async def connect(live: Live, vid: str | None = None, sid: str | None = None, **kw: Any) -> tuple[str, Any, Peer]:
     conn, peer = live.new_conn_id(), Peer()
-    h = frame(**hello(vid, sid))
+    h = frame(**hello(vid, sid, **kw))
     assert isinstance(h, p.Hello)
     sess, _, _ = await live.hello(conn, "demo", h, peer)
     return conn, sess, peer
@@ -199,3 +199,17 @@ def test_a_visit_resumes_within_the_session_timeout_and_a_new_one_starts_after_i
 
     first, second, third, returning, visit, first_seen, started = with_live(redis, body)
     assert second == first and third != first and returning and visit == 2 and first_seen < started
+
+
+def test_a_product_page_does_not_go_idle_however_long_it_is_open(redis: Valkey) -> None:
+    async def body(live: Live, clock: Clock) -> tuple[str, str]:
+        _, sess, _ = await connect(live)  # the product page of tests.support.hello
+        clock.now += 10 * live.timing.idle_after
+        live._fire_local(sess.sid, "idle")  # as if an idle timer had been left armed
+        product = sess.state
+        _, shopper, _ = await connect(live, url="https://shop.example/checkout", kind="checkout")
+        clock.now += live.timing.idle_after + 1
+        live._fire_local(shopper.sid, "idle")
+        return product, shopper.state
+
+    assert with_live(redis, body) == ("active", "idle")

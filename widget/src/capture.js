@@ -1,9 +1,8 @@
 // Live email capture: watches email-like inputs (also ones added later, and inside same-origin
 // iframes) and reports an address once it is valid, under the site's consent mode. The server
 // applies the same rules again: this is the polite half, not the enforcing one.
-import { guard } from "./util.js";
+import { guard, isEmail } from "./util.js";
 
-var EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 var DEBOUNCE_MS = 700;
 
 export function watchEmails(settings, gpc, send) {
@@ -35,7 +34,7 @@ export function watchEmails(settings, gpc, send) {
     var mode = cfg().capture;
     if (!mode || mode === "off") return;
     var v = (el.value || "").trim();
-    if (!EMAIL.test(v) || v.length > 254) return;
+    if (!isEmail(v)) return;
     var c = consentOf(el);
     if (!submitted && (gpc || (mode === "consent" && !c.given))) return;
     var key = v.toLowerCase() + "|" + c.given + "|" + !!submitted;

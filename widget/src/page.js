@@ -1,8 +1,8 @@
 // What page is this: url, title, referrer and kind (meta tag, merchant override, or URL heuristics).
 import { on, load, save } from "./util.js";
+import { KINDS, guessKind } from "./kinds.js";
 import { cleanPageUrl } from "./url.js";
 
-var KINDS = ["home", "category", "product", "cart", "checkout", "thanks", "other"];
 var loadedAt = location.href;
 var override = null; // {url, kind}: a merchant's linger('page', {kind}) for the URL it was made on
 var KEEP = "linger.keep";
@@ -14,17 +14,6 @@ export function setKeep(list) {
 }
 
 export function setKind(kind) { override = KINDS.indexOf(kind) >= 0 ? { url: location.href, kind: kind } : null; }
-
-export function guessKind(path) {
-  var p = path.toLowerCase();
-  if (/\/(thank|order-received|order-confirmation|success)/.test(p)) return "thanks";
-  if (/\/checkout/.test(p)) return "checkout";
-  if (/\/(cart|basket|bag)(\/|$)/.test(p)) return "cart";
-  if (/\/(p|product|products|item)\/[^/]+/.test(p)) return "product";
-  if (/\/(c|category|categories|collections?|shop)(\/|$)/.test(p)) return "category";
-  if (p === "/" || p === "" || /^\/(index\.html?|home|demo\/?)$/.test(p)) return "home";
-  return "other";
-}
 
 export function current() {
   // The page's meta tag describes the document as loaded; after an SPA navigation it may be stale.

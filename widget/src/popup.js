@@ -1,7 +1,7 @@
 // Popups (modal, slide-in, bar) inside a Shadow DOM host: the shop's CSS cannot reach in and ours
 // cannot leak out. Merchant text goes in with textContent and attributes only, never as HTML.
 // Accessible: role=dialog, labelled, focus trapped (modal) and restored, Esc and backdrop close.
-import { guard } from "./util.js";
+import { guard, isEmail } from "./util.js";
 import { link } from "./url.js";
 
 var CSS =
@@ -36,7 +36,6 @@ var CSS =
   ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}";
 
 var COLOR = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/;
-var EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 var sheet = null;
 
 // http(s) or a path with one leading slash; never `//host` or `/\host` (other hosts to a browser)
@@ -164,7 +163,7 @@ export function Popups(report, email) {
     fm.addEventListener("submit", guard(function (e) {
       e.preventDefault();
       var v = input.value.trim();
-      if (!EMAIL.test(v) || v.length > 254) { err.textContent = "Please enter a valid email address."; return; }
+      if (!isEmail(v)) { err.textContent = "Please enter a valid email address."; return; }
       email(v, consent ? consent.checked : false, p, consent ? f.consent_label : "");
       report("submitted", p);
       fm.textContent = "";

@@ -34,3 +34,10 @@ export function now() { return Date.now(); }
 export function on(target, type, fn, opts) {
   target.addEventListener(type, guard(fn), opts || { passive: true, capture: true });
 }
+
+// One rule for "looks like an address", for popup forms and live capture alike (the server checks again).
+var EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
+
+export function isEmail(v) {
+  return typeof v === "string" && v.length <= 254 && EMAIL.test(v);
+}
