@@ -1,4 +1,4 @@
-"""python -m server [run|check-config|config-docs|campaigns|doctor] [--config PATH]"""
+"""python -m server [run|check-config|config-docs|campaigns|doctor|init|vapid|email-test] [--config PATH]"""
 
 from __future__ import annotations
 
@@ -50,8 +50,10 @@ def _update_readme(path: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m server", description="Linger engagement server")
     ap.add_argument("command", nargs="?", default="run",
-                    choices=["run", "check-config", "config-docs", "campaigns", "doctor"])
-    ap.add_argument("args", nargs="*", help="campaigns: export|import FILE (- for stdout/stdin)")
+                    choices=["run", "check-config", "config-docs", "campaigns", "doctor", "init", "vapid",
+                             "email-test"])
+    ap.add_argument("args", nargs="*", help="campaigns: export|import FILE (- for stdout/stdin); vapid: show|rotate; "
+                    "email-test: ADDRESS")
     ap.add_argument("--site", help="campaigns: the site (default: the first in the config)")
     ap.add_argument("--config", help="path to config.toml (default: $LINGER_CONFIG or ./config.toml)")
     ap.add_argument("--readme", help="config-docs: rewrite the settings table in this file")
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"linger: {e}", file=sys.stderr)
         return 2
     if args.command == "check-config":
+        for warning in cfg.warnings:
+            print(f"warning: {warning}")
         print(f"config OK: {cfg.path} ({len(cfg.sites)} site(s))")
         return 0
     if args.command == "campaigns":
@@ -81,6 +85,24 @@ def main(argv: list[str] | None = None) -> int:
         from .cli import campaigns_cli
 
         return asyncio.run(campaigns_cli(cfg, args.args[0], args.args[1], args.site or next(iter(cfg.sites))))
+    if args.command == "init":
+        from .cli import init_cli
+
+        return init_cli(cfg)
+    if args.command == "vapid":
+        if args.args not in (["show"], ["rotate"]):
+            ap.error("usage: python -m server vapid show|rotate")
+        from .cli import vapid_cli
+
+        return vapid_cli(cfg, args.args[0])
+    if args.command == "email-test":
+        if len(args.args) != 1:
+            ap.error("usage: python -m server email-test ADDRESS")
+        import asyncio
+
+        from .cli import email_test_cli
+
+        return asyncio.run(email_test_cli(cfg, args.args[0]))
     logging.basicConfig(level=cfg.server.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .redact import install
 

@@ -25,11 +25,14 @@ from .config import Config
 from .core.campaigns import CampaignError, parse_campaigns_toml
 from .embedded import EmbeddedRedis
 from .health import Health
-from .http import alerts, campaigns, errors, leads, sessions
+from .http import alerts, campaigns, errors, followups, leads, sessions
 from .janitor import Janitor
 from .live import Live
 from .metrics import Metrics
+from .signing import Signer, load_secret
 from .store import Retention, Store, StoreError
+from .vapid import VapidError, at_start
+from .workers.followups import FollowUpWorker
 from .workers.webhooks import Deliverer
 from .ws import widget_socket
 
@@ -91,15 +94,32 @@ def create_app(cfg: Config) -> Starlette:
             supervisor = asyncio.get_running_loop().create_task(embedded.supervise(health), name="linger-embedded")
         store = Store(url, cfg.redis.prefix, cfg.redis.durable_acks, cfg.redis.pool_size,
                       retention(cfg), health)
+        catcher = None
         try:
             await store.open()
+            try:
+                key, record = at_start(cfg.vapid_key_path, await store.followups.recorded_vapid())
+            except VapidError as e:
+                log.error("linger: %s", e)
+                raise
+            if record:
+                await store.followups.record_vapid(key.public)
+            signer = Signer(load_secret(cfg.secret_path))
+            app.state.signer = signer
+            if cfg.email.catcher:
+                from . import catcher as catcher_mod
+
+                catcher = catcher_mod.start(cfg.email.smtp_host, cfg.email.smtp_port, cfg.data_dir / "mail")
             live = Live(cfg, store, metrics, health=health)
+            live.vapid_public = key.public
             await live.start(seed_campaigns(cfg))
             deliverer = Deliverer(cfg, store, health)
             await deliverer.migrate()
             deliverer.start()
             janitor = Janitor(cfg, store)
             janitor.start()
+            worker = FollowUpWorker(cfg, store, key, signer, health)
+            worker.start()
             metrics.watch_sessions(live.counts_by_state)
             metrics.watch_gc()
             app.state.live = live
@@ -110,9 +130,12 @@ def create_app(cfg: Config) -> Starlette:
             yield
             metrics.unwatch_gc()
             await janitor.stop()
+            await worker.stop()
             await deliverer.stop()
             await live.stop()
         finally:
+            if catcher is not None:
+                catcher.stop()
             if supervisor is not None:
                 supervisor.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -134,6 +157,10 @@ def create_app(cfg: Config) -> Starlette:
         Route("/api/v1/campaigns", campaigns.list_or_create, methods=["GET", "POST"]),
         Route("/api/v1/campaigns/{cid}", campaigns.one, methods=["GET", "PUT", "DELETE"]),
         Route("/api/v1/campaigns/{cid}/stats", campaigns.stats),
+        Route("/api/v1/followups", followups.overview),
+        Route("/f/c/{token}", followups.click),
+        Route("/f/u/{token}", followups.unsubscribe, methods=["GET", "POST"]),
+        Route("/sw.js", followups.service_worker),
         Route("/healthz", sessions.healthz),
         Route("/metrics", sessions.metrics),
         Route("/widget.js", demo.widget_js),

@@ -64,3 +64,51 @@ async def campaigns_cli(cfg: Config, action: str, path: str, site: str) -> int:
         await store.close()
         if emb:
             emb.stop()
+
+
+def init_cli(cfg: Config) -> int:
+    """`python -m server init`: the data directory, the VAPID key pair and the link-signing secret."""
+    from .signing import load_secret
+    from .vapid import create
+
+    key, new = create(cfg.vapid_key_path)
+    load_secret(cfg.secret_path)
+    print(f"{'created' if new else 'kept'} {cfg.vapid_key_path} (public key {key.public[:16]}…)")
+    print(f"link-signing secret in {cfg.secret_path}; back up both files, and give every instance the same ones")
+    return 0
+
+
+def vapid_cli(cfg: Config, what: str) -> int:
+    """`python -m server vapid show|rotate`."""
+    from .vapid import load_file, rotate
+
+    if what == "show":
+        print(load_file(cfg.vapid_key_path).public)
+        return 0
+    key = rotate(cfg.vapid_key_path)
+    print(f"new VAPID key {key.public[:16]}… in {cfg.vapid_key_path} (the old one is kept beside it). Restart "
+          "the server: it records the new key, and each subscriber's widget subscribes again on their next visit.")
+    return 0
+
+
+async def email_test_cli(cfg: Config, to: str) -> int:
+    """`python -m server email-test ADDRESS`: send one sample follow-up through the configured SMTP."""
+    from .workers.mailer import Mailer, Permanent, Temporary
+
+    if not cfg.email.from_:
+        print("email.from is not set in the config", file=sys.stderr)
+        return 2
+    site = next(iter(cfg.sites))
+    cart = {"count": 1, "total": 42.0, "currency": cfg.sites[site].currency,
+            "items": [{"name": "Sample item", "qty": 1, "price": 42.0}]}
+    mailer = Mailer(cfg)
+    msg = mailer.compose(to, {"step": 1, "cart": cart, "shop": cfg.sites[site].name, "code": "",
+                              "cart_url": cfg.cart_url(site), "unsubscribe_url": f"{cfg.public_url}/f/u/test",
+                              "postal_address": cfg.email.postal_address})
+    try:
+        answer = await mailer.send(msg)
+    except (Permanent, Temporary) as e:
+        print(f"not sent: {e}", file=sys.stderr)
+        return 1
+    print(f"sent to {to} via {cfg.email.smtp_host or 'the mail folder'}: {answer}")
+    return 0

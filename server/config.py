@@ -9,27 +9,29 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .config_checks import DEMO_TOKEN, ApiToken, ConfigError, Setting, Webhook
+from .config_checks import DEMO_TOKEN, ApiToken, ConfigError, Setting, Webhook, _vapid_sub
+from .config_site import SITE_SETTINGS, Site
 from .config_table import (
     ENV_OVERRIDES,
     RENAMED,
     SECTIONS,
     SETTINGS,
-    SITE_SETTINGS,
     ApiSettings,
+    EmailSettings,
     ExitSettings,
+    FollowupSettings,
     LimitSettings,
     PushSettings,
     RedisSettings,
     RetentionSettings,
     ServerSettings,
-    Site,
     TimingSettings,
     WebhookSettings,
+    key_of,
 )
 
 __all__ = ["DEMO_TOKEN", "SETTINGS", "SITE_SETTINGS", "ApiToken", "Config", "ConfigError", "Setting", "Site",
@@ -49,9 +51,11 @@ class Config:
     api: ApiSettings
     retention: RetentionSettings
     push: PushSettings
+    email: EmailSettings
+    followups: FollowupSettings
     sites: dict[str, Site]
     path: Path | None = None
-    warnings: tuple[str, ...] = ()  # renamed keys still in use, and the like: logged at start
+    warnings: list[str] = field(default_factory=list)  # renamed keys still in use, and the like: logged at start
 
     def resolve(self, path: str) -> str:
         """A path from the config, relative to the config file's folder."""
@@ -59,6 +63,37 @@ class Config:
         if not p.is_absolute() and self.path is not None:
             p = self.path.parent / p
         return str(p)
+
+    @property
+    def vapid_key_path(self) -> Path:
+        return Path(self.resolve(self.push.vapid_key_file)) if self.push.vapid_key_file else self.data_dir / "vapid.pem"
+
+    @property
+    def secret_path(self) -> Path:
+        return Path(self.resolve(self.server.secret_file)) if self.server.secret_file else self.data_dir / "secret.key"
+
+    def get(self, name: str) -> Any:
+        """A setting by its dotted TOML name (for tools and docs; code uses the typed attributes)."""
+        section, _, key = name.partition(".")
+        group = getattr(self, section)
+        return next(getattr(group, f.name) for f in fields(group) if key_of(f) == key)
+
+    @property
+    def public_url(self) -> str:
+        """Base of links shoppers follow (emails, notifications), without a trailing slash."""
+        return (self.server.public_url or f"http://{self.server.host}:{self.server.port}").rstrip("/")
+
+    def cart_url(self, site: str) -> str:
+        conf = self.sites[site]
+        return conf.cart_url or f"{conf.origins[0]}/cart"
+
+    def vapid_sub(self) -> str:
+        from email.utils import parseaddr
+
+        if self.push.vapid_sub:
+            return self.push.vapid_sub
+        address = parseaddr(self.email.from_)[1]
+        return f"mailto:{address}" if address else f"{self.public_url}/"
 
     @property
     def data_dir(self) -> Path:
@@ -69,7 +104,8 @@ class Config:
 
 
 def _sections(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: cls(**{f.name: values[f"{name}.{f.name}"] for f in fields(cls)}) for name, cls in SECTIONS.items()}
+    return {name: cls(**{f.name: values[f"{name}.{key_of(f)}"] for f in fields(cls)})
+            for name, cls in SECTIONS.items()}
 
 
 def _renamed(flat: dict[str, Any], where: str, warnings: list[str], label: str = "") -> dict[str, Any]:
@@ -157,6 +193,7 @@ def load(path: str | Path | None = None, *, overrides: dict[str, Any] | None = N
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config: {cfg_path} is not valid TOML: {e}") from None
     warnings: list[str] = []
+    raw_names = set(_flatten(doc)) | set(overrides or {})
     flat = _renamed(_flatten(doc), "", warnings)
     known = {s.name: s for s in SETTINGS}
     for k in flat:
@@ -168,10 +205,16 @@ def load(path: str | Path | None = None, *, overrides: dict[str, Any] | None = N
         if env.get(var):
             flat[name] = _coerce_env(name, env[var])
     flat.update(_renamed(overrides or {}, "", warnings))
-    values = {s.name: _check(s, flat.get(s.name, s.default), s.name) for s in SETTINGS}
+    written = {RENAMED[old]: old for old in RENAMED if old in raw_names}
+    values = {s.name: _check(s, flat.get(s.name, s.default), f"{s.name} (written as {written[s.name]})"
+                             if s.name in written else s.name) for s in SETTINGS}
     sites = _sites(doc.get("sites"), warnings)
     _check_tokens(values["api.tokens"], sites, values["server.host"])
-    return Config(**_sections(values), sites=sites, path=cfg_path.resolve(), warnings=tuple(warnings))
+    cfg = Config(**_sections(values), sites=sites, path=cfg_path.resolve(), warnings=warnings)
+    if not values["push.vapid_sub"] and cfg.vapid_sub().startswith("mailto:"):  # a localhost From is refused too
+        _check(Setting("push.vapid_sub", "", "", _vapid_sub), cfg.vapid_sub(), "push.vapid_sub (taken from email.from)")
+
+    return cfg
 
 
 def is_loopback(host: str) -> bool:

@@ -193,3 +193,68 @@ def _str_list(pattern: str, allow_empty: bool = True) -> Callable[[Any], tuple[s
             raise ValueError("must list at least one value")
         return tuple(item(x) for x in v)
     return check
+
+
+def _followups(v: Any) -> Any:
+    """sites[].followups: { push_after_s = [3600], email_after_s = [3600, 82800, 172800], quiet_hours = [21, 8],
+    code = "COMEBACK10", push_ttl_s = 86400, urgency = "normal" }."""
+    from .core.followups import FollowUps
+    from .core.vocab import URGENCIES
+
+    if not isinstance(v, dict):
+        raise ValueError(f"must be a table like {{ push_after_s = [3600], email_after_s = [3600, 82800, 172800] }}, "
+                         f"got {v!r}")
+    known = ("push_after_s", "email_after_s", "quiet_hours", "code", "push_ttl_s", "urgency")
+    extra = set(v) - set(known)
+    if extra:
+        raise ValueError(f".{sorted(extra)[0]} is not a follow-up setting (known: {', '.join(known)})")
+    base = FollowUps()
+
+    def delays(key: str, most: int) -> tuple[float, ...]:
+        raw = v.get(key, list(getattr(base, key)))
+        if (not isinstance(raw, list) or len(raw) > most
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0.1 <= x <= 90 * 86400
+                           for x in raw)):
+            raise ValueError(f".{key} must list at most {most} delays in seconds (0.1 to 7776000), got {raw!r}")
+        return tuple(float(x) for x in raw)
+
+    quiet = v.get("quiet_hours", [])
+    if not isinstance(quiet, list) or len(quiet) not in (0, 2) or not all(
+            isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 23 for h in quiet):
+        raise ValueError(f".quiet_hours must be [] or [from, to] local hours 0-23, like [21, 8]; got {quiet!r}")
+    code = v.get("code", "")
+    if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z0-9_\-]{0,40}", code):
+        raise ValueError(f".code must be up to 40 letters, digits, _ or -, got {code!r}")
+    ttl = v.get("push_ttl_s", base.push_ttl_s)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= 28 * 86400:
+        raise ValueError(f".push_ttl_s must be whole seconds from 60 to 2419200, got {ttl!r}")
+    urgency = v.get("urgency", base.urgency)
+    if urgency not in URGENCIES:
+        raise ValueError(f".urgency must be one of {', '.join(URGENCIES)}, got {urgency!r}")
+    return FollowUps(push_after_s=delays("push_after_s", 3), email_after_s=delays("email_after_s", 3),
+                     quiet_hours=(quiet[0], quiet[1]) if quiet else None, code=code, push_ttl_s=ttl, urgency=urgency)
+
+
+def _email_address(v: Any) -> str:
+    """A From header: "Name <addr@host>" or "addr@host"; empty for none."""
+    from email.utils import parseaddr
+
+    if not isinstance(v, str):
+        raise ValueError(f"must be a string like \"Fieldnote <shop@example.com>\", got {v!r}")
+    if v and ("\n" in v or "\r" in v or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", parseaddr(v)[1])):
+        raise ValueError(f"must be an address like \"Fieldnote <shop@example.com>\", got {v!r}")
+    return v
+
+
+def _vapid_sub(v: Any) -> str:
+    """The VAPID `sub` claim: a mailto: or https: URL. Apple refuses a mailto: on localhost."""
+    if not isinstance(v, str):
+        raise ValueError(f"must be a string like \"mailto:ops@yourshop.example\", got {v!r}")
+    if not v:
+        return v
+    if not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+|https://[^\s]+", v):
+        raise ValueError(f"must be a mailto: or https: URL, got {v!r}")
+    if v.startswith("mailto:") and re.search(r"@(localhost|127\.0\.0\.1|\[?::1\]?)$", v.lower()):
+        raise ValueError(f"is a mailto: on localhost ({v!r}), which Apple's push service rejects: use a real "
+                         "address of your shop")
+    return v

@@ -13,10 +13,10 @@ from .config_checks import (
     DEMO_TOKEN,
     ApiToken,
     Setting,
-    Webhook,
     _api_tokens,
     _bool,
     _choice,
+    _email_address,
     _gc_thresholds,
     _hosts,
     _int,
@@ -24,19 +24,22 @@ from .config_checks import (
     _num,
     _redis_url,
     _str,
-    _str_list,
-    _target,
-    _webhooks,
+    _vapid_sub,
 )
 
 ORIGIN_RE = r"https?://[A-Za-z0-9.\-\[\]:]+"
 REQUIRED = None  # a default of None: the key must be given
 
 
-def setting(default: Any, help: str, check: Any) -> Any:
+def setting(default: Any, help: str, check: Any, key: str = "") -> Any:
     """A field of the table: no dataclass default (the loader always passes every field); the
-    default, help and check live in its metadata."""
-    return field(metadata={"default": default, "help": help, "check": check})
+    default, help and check live in its metadata, and `key` is its TOML name when that is not a
+    Python name (`from`)."""
+    return field(metadata={"default": default, "help": help, "check": check, "key": key})
+
+
+def key_of(f: Any) -> str:
+    return str(f.metadata.get("key") or f.name)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,14 @@ class ServerSettings:
     forwarded_allow_ips: str = setting("127.0.0.1", "Proxies whose X-Forwarded-For is believed for the client "
             "address (comma-separated IPs or networks, \"*\" for any). Per-address limits use that address.",
             _str(r"[0-9A-Fa-f:.,/* ]+", allow_empty=False))
+
+
+    secret_file: str = setting(
+            "", "File with the secret that signs links in emails and notifications (made on first start). Empty: "
+            "secret.key in data_dir. Instances behind one load balancer must share it.", _str())
+    public_url: str = setting(
+            "", "The server's address as shoppers reach it: the base of links in emails and notifications "
+            "(unsubscribe, cart, /sw.js). Empty: http://host:port.", _str(r"https?://[^\s/?#]+(/[^\s?#]*)?"))
 
 
 @dataclass(frozen=True)
@@ -221,6 +232,19 @@ class RetentionSettings:
 class PushSettings:
     """Web push."""
 
+    vapid_sub: str = setting(
+            "", "The VAPID `sub` claim push services see: mailto: or https: URL of someone who can be reached "
+            "about this sender. Empty: mailto: the address of email.from. A mailto: on localhost is refused "
+            "(Apple rejects it).", _vapid_sub)
+    vapid_key_file: str = setting(
+            "", "The VAPID private key (PEM) that signs every push, made by `python -m server init` or the first "
+            "start. Empty: vapid.pem in data_dir. Instances sharing one Redis must share this file; a start "
+            "that finds it missing or changed stops rather than make a new key.", _str())
+    timeout_s: float = setting(10.0, "Deadline of one request to a push service.", _num(0.1, 120))
+    max_failures: int = setting(
+            3, "A subscription whose sends fail this many times in a row (besides 404/410, which drop it at "
+            "once) is dropped.", _int(1, 100))
+
     allowed_hosts: tuple[str, ...] = setting(
             ["fcm.googleapis.com", "updates.push.services.mozilla.com", "web.push.apple.com", "*.push.apple.com",
              "*.notify.windows.com"],
@@ -229,81 +253,58 @@ class PushSettings:
             _hosts)
 
 
-@dataclass(frozen=True)
-class Site:
-    """One shop ([[sites]]); sessions, campaigns and leads belong to one site."""
 
-    key: str = setting(None, "Site key used in the script tag (data-site) and the API (?site=).",
-            _str(r"[A-Za-z0-9_\-]{1,64}", allow_empty=False))
-    name: str = setting("", "Shop name shown to merchants and in the ops console.",
-            _str())
-    origins: tuple[str, ...] = setting(None, "Origins (scheme://host[:port]) allowed to open the widget socket.",
-            _str_list(ORIGIN_RE, allow_empty=False))
-    currency: str = setting("EUR", "Default ISO 4217 currency of the shop.",
-            _str(r"[A-Z]{3}"))
-    keep_query_params: tuple[str, ...] = setting([],
-            "Page URL query parameters kept besides utm_* (everything else, and "
-            "the fragment, is dropped before anything is stored, e.g. reset tokens and order keys).",
-            _str_list(r"[A-Za-z0-9_.\-\[\]]{1,64}"))
-    image_hosts: tuple[str, ...] = setting([], "Hosts cart item images may come from besides the origins (a CDN, e.g. "
-            "\"cdn.shopify.com\" or \"*.cdn.example\"). Item links must be on the origins or relative.",
-            _hosts)
-    popup_gap_s: float = setting(30.0, "Seconds between two popups for one shopper (site-wide; at most one "
-            "is ever on screen).",
-            _num(0, 86400))
-    attribution_days: float = setting(7.0, "A purchase this many days after a popup impression counts for "
-            "that campaign (last touch).",
-            _num(0, 365))
-    capture: str = setting("consent", "Live email capture: off (only popup forms), consent (typed addresses "
-            "once the consent box is ticked or the form submitted), live (every valid address as typed).",
-            _choice("off", "consent", "live"))
-    email_selectors: tuple[str, ...] = setting([],
-            "Extra CSS selectors of email inputs to watch, besides type=email and "
-            "autocomplete=email.",
-            _str_list(r".{1,200}"))
-    consent_selector: str = setting("input[name=consent]", "CSS selector of the consent checkbox, looked up "
-            "in the email field's form (else the page).",
-            _str(r".{1,200}"))
-    nudge: str = setting("cart", "Tab nudge: cart (swap the tab title and favicon while a shopper with a "
-            "cart is on another tab) or off.",
-            _choice("cart", "off"))
-    nudge_title: str = setting("({count}) Your cart is waiting", "Tab title while nudging; {count}, "
-            "{total} and {currency} are filled in.",
-            _str(r".{1,120}", allow_empty=False))
-    nudge_alt_title: str = setting("", "If set, the tab title alternates with this every second.",
-            _str(r".{1,120}"))
-    nudge_sound: bool = setting(False, "Play a short chime with the nudge where the browser allows audio.",
-            _bool)
-    nudge_min_total: float = setting(0.0, "Nudge only carts of at least this total.",
-            _num(0, 1e9))
-    nudge_target: Any = setting({}, "Campaign-style targeting for the nudge, e.g. { device = \"desktop\" }.",
-            _target)
-    alert_cart_total: float = setting(250.0, "A cart of at least this total raises an abandonment alert when it "
-            "goes idle at checkout or leaves.",
-            _num(0, 1e9))
-    webhooks: tuple[Webhook, ...] = setting([],
-            "Outbound webhooks: a list of { url, secret (16+ characters), events } with "
-            "events from lead.captured, cart.abandoned, alert.raised, purchase.",
-            _webhooks)
-    seed_campaigns: str = setting("", "TOML file of [[campaigns]] loaded on the first start, when the site "
-            "has none yet (relative to the config file).",
-            _str())
+@dataclass(frozen=True)
+class EmailSettings:
+    """The follow-up emails' sender."""
+
+    smtp_host: str = setting(
+            "", "SMTP server for follow-up emails. Empty: no SMTP; each email is written to data_dir/mail as "
+            "an .eml file and logged (for trying it out).", _str(r"[A-Za-z0-9.\-:\[\]]{1,255}"))
+    smtp_port: int = setting(587, "SMTP port (587 for STARTTLS, 465 for implicit TLS, 25 or 1025 for plain).",
+                             _int(1, 65535))
+    from_: str = setting("", "From header, e.g. \"Fieldnote <shop@example.com>\". Required to send.",
+                         _email_address, key="from")
+    tls: str = setting(
+            "auto", "auto (STARTTLS when the server offers it), starttls (required), tls (implicit, port 465) "
+            "or none (plain: only for a local relay or catcher).", _choice("auto", "starttls", "tls", "none"))
+    username: str = setting("", "SMTP login; empty for none.", _str())
+    password: str = setting("", "SMTP password.", _str())
+    postal_address: str = setting(
+            "", "The sender's postal address, printed in every email's footer (required by CAN-SPAM and "
+            "similar laws).", _str(r"[^\n]{0,300}"))
+    timeout_s: float = setting(15.0, "Deadline of one SMTP conversation.", _num(0.5, 300))
+    catcher: bool = setting(
+            False, "Start an SMTP catcher inside the server on smtp_host:smtp_port (loopback only) that keeps "
+            "each email in data_dir/mail: the demo (`make run`) uses it. Never for real mail.", _bool)
+
+
+@dataclass(frozen=True)
+class FollowupSettings:
+    """The follow-up worker (push and email steps on the job queue)."""
+
+    poll_ms: int = setting(200, "How often the worker looks for due steps.", _int(5, 60_000))
+    parallel: int = setting(16, "Steps being sent at once on this instance.", _int(1, 1000))
+    max_attempts: int = setting(8, "Tries of one step before it is given up (logged with the reason).",
+                                _int(1, 100))
+    retry_base_s: float = setting(30.0, "Wait after the first failed try; it doubles after each one.",
+                                  _num(0.01, 3600))
+    retry_max_s: float = setting(3600.0, "The longest wait between two tries.", _num(0.01, 86400))
 
 
 SECTIONS: dict[str, type] = {
     "server": ServerSettings, "redis": RedisSettings, "timing": TimingSettings, "limits": LimitSettings,
     "exit": ExitSettings, "webhooks": WebhookSettings, "api": ApiSettings, "retention": RetentionSettings,
-    "push": PushSettings,
+    "push": PushSettings, "email": EmailSettings, "followups": FollowupSettings,
 }
 
 
 def _table(prefix: str, cls: type) -> tuple[Setting, ...]:
-    return tuple(Setting(f"{prefix}.{f.name}", f.metadata["default"], f.metadata["help"], f.metadata["check"])
+    return tuple(Setting(f"{prefix}.{key_of(f)}", f.metadata["default"], f.metadata["help"], f.metadata["check"])
                  for f in fields(cls))
 
 
 SETTINGS: tuple[Setting, ...] = tuple(s for name, cls in SECTIONS.items() for s in _table(name, cls))
-SITE_SETTINGS: tuple[Setting, ...] = _table("sites[]", Site)
 RENAMED = {  # old name -> new name; the old one is still read, with a warning
     "server.drain_seconds": "server.drain_s", "timing.session_timeout": "timing.session_timeout_s",
     "timing.leave_grace": "timing.leave_grace_s", "sites[].popup_gap": "sites[].popup_gap_s",
@@ -312,3 +313,4 @@ ENV_OVERRIDES = {
     "LINGER_HOST": "server.host", "LINGER_PORT": "server.port", "LINGER_DATA_DIR": "server.data_dir",
     "LINGER_LOG_LEVEL": "server.log_level", "LINGER_REDIS_URL": "redis.url",
 }
+

@@ -33,7 +33,7 @@ CLOSE_POLICY = 1008
 MAX_QUEUED = 256  # messages waiting for a socket that does not read; beyond it, the socket is closed
 
 
-def widget_settings(cfg: Any, site: str) -> dict[str, Any]:
+def widget_settings(cfg: Any, site: str, vapid_key: str = "") -> dict[str, Any]:
     """What the widget needs to know, sent in `ready`."""
     conf = cfg.sites[site]
     return {
@@ -47,7 +47,7 @@ def widget_settings(cfg: Any, site: str) -> dict[str, Any]:
         "email": {"capture": conf.capture, "selectors": list(conf.email_selectors),
                   "consent_selector": conf.consent_selector},
         "keep_params": list(conf.keep_query_params),
-        "vapid_key": None,
+        "vapid_key": vapid_key or None,
     }
 
 
@@ -248,7 +248,8 @@ async def _handshake(conn: Conn, site: str, ip: str) -> Session | None:
             await conn.error(e.code, e.msg)
             await conn.close(CLOSE_POLICY, e.code)
             return None
-        conn.push(wire.Ready(vid=sess.vid, sid=sess.sid, resumed=resumed, settings=widget_settings(live.cfg, site),
+        settings = widget_settings(live.cfg, site, live.vapid_public)
+        conn.push(wire.Ready(vid=sess.vid, sid=sess.sid, resumed=resumed, settings=settings,
                              armed=tuple(m for m in msgs if isinstance(m, wire.Arm))))
         for m in msgs:
             if not isinstance(m, wire.Arm):

@@ -37,13 +37,16 @@ def _toml(doc: dict[str, Any]) -> str:
 
 class Server:
     def __init__(self, tmp: Path, overrides: dict[str, Any] | None = None, port: int | None = None,
-                 site: dict[str, Any] | None = None, more_sites: list[dict[str, Any]] | None = None):
+                 site: dict[str, Any] | None = None, more_sites: list[dict[str, Any]] | None = None,
+                 keys: Path | None = None):
         self.tmp = tmp
         self.port = port or free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         doc: dict[str, Any] = {
+            # instances of one test share the VAPID key and the link secret, as a deployment must
             "server": {"host": "127.0.0.1", "port": self.port, "data_dir": str(tmp / "var"),
-                       "log_level": "warning", "drain_s": 2},
+                       "log_level": "warning", "drain_s": 2, "secret_file": str((keys or tmp.parent) / "secret.key")},
+            "push": {"vapid_key_file": str((keys or tmp.parent) / "vapid.pem")},
             "api": {"tokens": [{"token": TOKEN, "sites": ["*"], "name": "tests"}]},
             "sites": [{"key": "demo", "name": "Demo", "origins": [self.origin, f"http://localhost:{self.port}",
                                                                   "https://shop.example"],

@@ -94,4 +94,26 @@ class Tally:
     label: str
 
 
-Action = Schedule | Cancel | Record | Publish | Send | End | Count | Engage | Capture | Alert | Deliver | Tally
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Queue the first step of each follow-up channel (core.followups.plan), ids derived from the cause."""
+
+    jobs: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StopFollowUps:
+    """Cancel the visitor's pending follow-ups: they came back, or bought."""
+
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Keep this push subscription as the visitor's one subscription (None: permission denied, drop it)."""
+
+    sub: dict[str, Any] | None
+
+
+Action = (Schedule | Cancel | Record | Publish | Send | End | Count | Engage | Capture | Alert | Deliver | Tally
+          | FollowUp | StopFollowUps | Subscribe)

@@ -20,6 +20,7 @@ from . import protocol as p
 from . import wire
 from .actions import Action, Count, Schedule, Send
 from .campaigns import Campaign, Target, Variant
+from .followups import NO_FOLLOWUPS, FollowUps
 from .session import Connect, Event, Session, Timer
 from .targeting import DAY, _next_due, _waited, capped, eligible, targets, triggered, utm
 
@@ -51,6 +52,7 @@ class SiteRules:
     capture: str = "consent"  # vocab.CaptureMode
     alert_total: float = 250.0  # carts this big raise an alert when abandoned
     hooks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # webhooks: (url, events)
+    followups: FollowUps = NO_FOLLOWUPS
 
 
 def render_title(template: str, s: Session) -> str:

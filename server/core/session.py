@@ -83,6 +83,7 @@ class Session:
     tz: str = ""
     gpc: bool = False
     push: str = "default"
+    followups: bool = False  # the visitor may have follow-ups pending (a plan was made, not yet stopped)
 
     @property
     def returning(self) -> bool:

@@ -10,9 +10,10 @@ it makes get ids that a repeated write cannot duplicate.
 from __future__ import annotations
 
 from . import protocol as p
-from .actions import Action, Alert, Capture, Deliver, Publish, Tally
+from .actions import Action, Alert, Capture, Deliver, FollowUp, Publish, StopFollowUps, Subscribe, Tally
 from .alerts import delivery_id, make_delivery, outbound
-from .events import LeadEmail
+from .events import Connect, LeadEmail
+from .followups import plan
 from .leads import FORM_WINDOW_S, capture_from, identify, merge_lead
 from .rules import SiteRules, decide, popup_refusal
 from .session import Event, Session, Timing, engage, feed
@@ -56,6 +57,24 @@ def fan_out(rules: SiteRules, s: Session, published: Publish, now: float, cause:
     return out
 
 
+def follow_ups(rules: SiteRules, s: Session, ev: Event, published: list[Publish], now: float,
+               cause: str) -> list[Action]:
+    """Start a follow-up plan when a session with a cart leaves without buying; stop the visitor's
+    plan when they come back or buy; keep their push subscription."""
+    out: list[Action] = []
+    if isinstance(ev, p.Push):
+        out.append(Subscribe(None if ev.denied else ev.sub))
+    if s.followups and isinstance(ev, (Connect, p.Purchase)):
+        s.followups = False
+        out.append(StopFollowUps("returned" if isinstance(ev, Connect) else "purchased"))
+    if any(a.event == "left" for a in published) and s.cart_count > 0 and not s.converted:
+        jobs = plan(s.site, s.vid, s.sid, s.cart(), s.tz, s.lang, rules.followups, now, cause).jobs
+        if jobs:
+            s.followups = True
+            out.append(FollowUp(jobs))
+    return out
+
+
 def step(s: Session, conn: str, ev: Event, now: float, timing: Timing, rules: SiteRules,
          cause: str = "") -> list[Action]:
     """Apply one event to the session: its state, the campaign decisions, a lead, whether the visitor
@@ -71,4 +90,4 @@ def step(s: Session, conn: str, ev: Event, now: float, timing: Timing, rules: Si
         out.append(a)
         if isinstance(a, Publish):
             out += fan_out(rules, s, a, now, cause)
-    return out
+    return out + follow_ups(rules, s, ev, [a for a in actions if isinstance(a, Publish)], now, cause)

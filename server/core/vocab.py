@@ -20,6 +20,8 @@ CampaignStatus = Literal["draft", "live", "paused"]
 Layout = Literal["modal", "slide", "bar"]
 Placement = Literal["center", "top", "bottom", "bottom-right", "bottom-left"]
 Per = Literal["page", "session", "days", "ever"]
+Channel = Literal["push", "email"]
+Urgency = Literal["very-low", "low", "normal", "high"]
 
 PAGE_KINDS: tuple[str, ...] = get_args(PageKind)
 PUSH_STATES: tuple[str, ...] = get_args(PushState)
@@ -36,3 +38,5 @@ CAMPAIGN_STATUSES: tuple[str, ...] = get_args(CampaignStatus)
 LAYOUTS: tuple[str, ...] = get_args(Layout)
 PLACEMENTS: tuple[str, ...] = get_args(Placement)
 PER: tuple[str, ...] = get_args(Per)
+CHANNELS: tuple[Channel, ...] = ("push", "email")
+URGENCIES: tuple[str, ...] = get_args(Urgency)

@@ -59,8 +59,10 @@ class Live(Erasure, Executor, Timers):
         self.seen_erasures: dict[str, float] = {}  # erasure ids handled here -> when
         self._erasures_checked = clock()
         self._later: set[asyncio.Task[None]] = set()
+        self.vapid_public = ""  # the VAPID key subscriptions are made with (set by the app at start)
         self.rules: dict[str, SiteRules] = {}
         self.timer_handlers: dict[str, TimerHandler] = {}  # shared timers that are not sessions' (on_timer)
+        self.unknown_timer_kinds: set[str] = set()
         self.policies = {key: SitePolicy(origins=s.origins, currency=s.currency, image_hosts=s.image_hosts,
                                          keep_params=s.keep_query_params, push_hosts=cfg.push.allowed_hosts)
                          for key, s in cfg.sites.items()}
@@ -119,6 +121,12 @@ class Live(Erasure, Executor, Timers):
         except (StoreError, OSError):
             pass
 
+    def later(self, work: Any) -> None:
+        """Run a coroutine in the background, cancelled at stop."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
     def new_conn_id(self) -> str:
         self._conn_seq += 1
         return f"{self.instance}.{self._conn_seq}"
@@ -157,6 +165,7 @@ class Live(Erasure, Executor, Timers):
             self.metrics.sessions_started.inc()
             fields.update(site=site, first_seen=visitor["first_seen"], visits=visitor["visits"], last_sid=sess.sid)
         self.store.save_visitor(sess.vid, fields, self.visitor_ttl(sess.engaged))
+        sess.followups = sess.followups or visitor.get("fu") == "1"  # a plan of an earlier visit is stopped too
         if visitor.get("email") and not sess.email:  # identified by an earlier capture
             sess.email, sess.has_email = visitor["email"], True
             sess.email_consent = visitor.get("consent") == "1"

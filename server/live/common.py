@@ -56,4 +56,4 @@ def load_rules(cfg: Config, site: str, raw_campaigns: list[dict[str, Any]]) -> S
         min_total=conf.nudge_min_total, target=conf.nudge_target)
     return SiteRules(campaigns=tuple(camps), min_gap=conf.popup_gap_s, attribution_days=conf.attribution_days,
                      nudge=nudge, capture=conf.capture, alert_total=conf.alert_cart_total,
-                     hooks=tuple((h.url, h.events) for h in conf.webhooks))
+                     hooks=tuple((h.url, h.events) for h in conf.webhooks), followups=conf.followups)

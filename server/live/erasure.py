@@ -63,9 +63,7 @@ class Erasure:
         missing = others - confirmed
         if vids and missing:
             log.warning("erasure: %d instance(s) did not confirm; erasing again later", len(missing))
-            task = asyncio.get_running_loop().create_task(self._erase_later(site, email, vids, sids))
-            self._later.add(task)
-            task.add_done_callback(self._later.discard)
+            self.later(self._erase_later(site, email, vids, sids))
         result["unconfirmed_instances"] = len(missing)
         return result
 
@@ -112,13 +110,17 @@ class Erasure:
 
     async def control(self: Live, msg: dict[str, Any]) -> None:
         """An erasure announced by another instance (or replayed from the list): drop the visitors
-        (named by vid_hash), flush what was queued for them, and confirm."""
+        (named by vid_hash), flush what was queued for them, and confirm. Anything else is ignored."""
+        if not isinstance(msg, dict) or not isinstance(msg.get("erase") or [], list):
+            return
         eid = msg.get("id")
+        if eid is not None and not isinstance(eid, str):
+            return
         if eid is not None and eid in self.seen_erasures:
             return
         if eid is not None:
             self.seen_erasures[eid] = self.clock()
-        await self._drop(set(msg.get("erase") or ()))
+        await self._drop({h for h in msg.get("erase") or () if isinstance(h, str)})
         if eid is not None:
             await self.store.writer.commit()
             await self.store.ack_erasure(eid, self.instance)

@@ -14,15 +14,19 @@ from ..core.actions import (
     Deliver,
     End,
     Engage,
+    FollowUp,
     Publish,
     Record,
     Schedule,
     Send,
+    StopFollowUps,
+    Subscribe,
     Tally,
 )
 from ..core.session import Event, Session
 from ..core.step import step
 from ..core.wire import Outbound
+from .common import log
 from .local_timers import LOCAL_KINDS
 
 if TYPE_CHECKING:
@@ -83,3 +87,28 @@ class Executor:
                 self.store.end_session(sess.site, sess.sid)
             case Engage():
                 self.store.save_visitor(sess.vid, {"engaged": True, "hist": sess.hist}, self.visitor_ttl(True))
+            case FollowUp(jobs=jobs):
+                for job in jobs:
+                    self.store.queue("followups").enqueue(job, job["at"])
+                    self.store.followups.schedule_counted(sess.site, job["channel"], job["step"], job["id"])
+                self.store.save_visitor(sess.vid, {"fu": 1}, self.visitor_ttl(sess.engaged))
+            case StopFollowUps(why=why):
+                self.store.save_visitor(sess.vid, {"fu": 0}, self.visitor_ttl(sess.engaged))
+                self.later(self._stop_followups(sess.vid, why, now))
+            case Subscribe(sub=sub) if sub is None:
+                self.store.followups.unsubscribe_push(sess.vid)
+            case Subscribe(sub=sub):
+                self.store.followups.subscribe(sess.vid, sub, self.vapid_public, now, self.visitor_ttl(True))
+
+    async def _stop_followups(self: Live, vid: str, why: str, now: float) -> None:
+        """Cancel the visitor's pending steps (the worker checks presence again before sending, so
+        a cancellation that fails here still sends nothing)."""
+        q = self.store.queue("followups")
+        try:
+            await self.store.writer.commit()  # the plan this cancels may still be in the writer's batch
+            n = await self.store.followups.cancel(q, [j["id"] for j in await q.visitor_jobs(vid)], why, now)
+        except Exception as e:  # the worker's own check covers it; nothing to undo
+            log.warning("cancelling follow-ups failed (%s); the worker's check before sending covers it", e)
+            return
+        if n:
+            log.info("follow-ups cancelled for a visitor (%d step(s)): %s", n, why)

@@ -26,6 +26,7 @@ from ..health import Health
 from ..redact import redact_url
 from .bus import Bus
 from .campaigns import Campaigns
+from .followups import FollowUpStore
 from .instances import Instances
 from .keys import Keys
 from .leads import Leads
@@ -40,6 +41,7 @@ StoreError = RedisError  # anything Redis did not do: callers answer `unavailabl
 DONE_TTL = 30 * 86400
 MAX_VISITOR_SESSIONS = 1000  # a visitor's sessions indexed for erasure; older ones have long expired
 SOCKET_TIMEOUT_S = 10.0
+QUEUES = ("webhooks", "followups")  # every durable job queue
 ERASURE_KEEP_S = 3600  # a Redis that stops answering (stalled, partitioned) fails calls instead of hanging them
 
 
@@ -69,18 +71,18 @@ class Store:
         self.writer = Writer(url, durable_acks, self.k.fsync, self._writer_state)
         self.records = Records(self.r, self.writer, self.k, self.retention)
         self.timers = Timers(self.r, self.writer, self.k)
-        self.queues: dict[str, Queue] = {}
+        self.queues = {name: Queue(self.r, self.writer, name, self.k.queue(name)) for name in QUEUES}
         self.leads = Leads(self.r, self.writer, self.k, self.retention, self.records, self.queues)
         self.webhooks = self.queue("webhooks")
         self.campaigns = Campaigns(self.r, self.writer, self.k)
         self.bus = Bus(self.r, self.health)
         self.instances = Instances(self.r, self.writer, self.k)
+        self.followups = FollowUpStore(self.r, self.writer, self.k)
         self.appendonly: str = "unknown"
 
     def queue(self, name: str) -> Queue:
-        """The durable job queue `name` (webhooks, push, email), made on first use."""
-        if name not in self.queues:
-            self.queues[name] = Queue(self.r, self.writer, name, self.k.queue(name))
+        """The durable job queue `name` (one of QUEUES: every one exists from the start, so an
+        erasure on any instance covers every queue's jobs)."""
         return self.queues[name]
 
     def _writer_state(self, up: bool, why: str) -> None:

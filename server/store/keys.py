@@ -22,6 +22,13 @@
 | `qv:{queue}:{vid}`      | set    | the visitor's pending job ids (erasure)                        | TTL 7 days |
 | `qlog:{queue}:{site}`   | list   | finished jobs, newest first, no payloads                       | 1000 entries |
 | `wh:` `whq:` `wheps` `wv:` `whlog:` | | the same five for the `webhooks` queue (lane = endpoint), named as before the queue was generic | as above |
+| `psub:{vid}`             | string | the visitor's one push subscription {endpoint, keys, key (VAPID key id), at, fails} | TTL retention.visitors_days |
+| `unsub:{site}`          | set    | addresses that unsubscribed from follow-up emails              | one per address |
+| `undeliv:{site}`        | set    | addresses whose mail server refused them for good (5xx)        | one per address |
+| `fustat:{site}`         | hash   | "{channel}{step}:{what}" -> count (scheduled, sent, clicked, ...), ":revenue" sums | steps of the plan |
+| `fusched:{site}:{step}` | hll    | ids of the follow-up jobs scheduled for a step (counted once each) | 12 KB each |
+| `fuclk:{site}:{plan}:{step}` | string | set at the first click on a step of a plan (clicks counted once) | TTL 30 days |
+| `vapid`                 | string | the VAPID public key subscriptions were made with (start refuses another silently) | one key |
 | `camp:{site}`           | hash   | campaign id -> campaign JSON                                   | merchant-made |
 | `campseed:{site}`       | string | set once the site's seed campaigns were loaded                 | one per site |
 | `cstat:{site}:{cid}`    | hash   | "{variant}:{event}" -> count, "{variant}:revenue" -> sum       | campaigns that exist (events for others are refused) |
@@ -121,6 +128,28 @@ class Keys:
         if name == "webhooks":
             return QueueKeys(f"{p}wh:", f"{p}whq:", f"{p}wheps", f"{p}wv:", f"{p}whlog:", legacy=f"{p}whq")
         return QueueKeys(f"{p}q:{name}:", f"{p}qq:{name}:", f"{p}ql:{name}", f"{p}qv:{name}:", f"{p}qlog:{name}:")
+
+    def push_sub(self, vid: str) -> str:
+        return f"{self.p}psub:{vid}"
+
+    def unsubscribed(self, site: str) -> str:
+        return f"{self.p}unsub:{site}"
+
+    def undeliverable(self, site: str) -> str:
+        return f"{self.p}undeliv:{site}"
+
+    def followup_stats(self, site: str) -> str:
+        return f"{self.p}fustat:{site}"
+
+    def followup_scheduled(self, site: str, step: str) -> str:
+        return f"{self.p}fusched:{site}:{step}"
+
+    def followup_click(self, site: str, plan: str, step: str) -> str:
+        return f"{self.p}fuclk:{site}:{plan}:{step}"
+
+    @property
+    def vapid(self) -> str:
+        return f"{self.p}vapid"
 
     def campaigns(self, site: str) -> str:
         return f"{self.p}camp:{site}"

@@ -184,16 +184,18 @@ class Leads:
                             ("zrem", (self.k.records_by_time(kind, rsite), rid))]
                     counts["records"] += 1
                     await self._drain(ops)
-            for q in self.queues.values():  # jobs of every queue: webhook deliveries, push, emails
+            for q in list(self.queues.values()):  # jobs of every queue (webhooks, follow-ups), tombstones too
                 async for raw in self._members(q.q.visitor + vid):
                     jid = raw.decode()
-                    ops += [("unlink", (q.job_key(jid),)), ("zrem", (q.lane_key(lane_of(jid)), jid))]
+                    ops += [("unlink", (q.job_key(jid), q.job_key(jid) + ":claim")),
+                            ("zrem", (q.lane_key(lane_of(jid)), jid))]
                     counts["deliveries"] += 1
                     await self._drain(ops)
             ops.append(("unlink", (self.k.visitor(vid), self.k.visitor_sessions(vid),
                                    self.k.legacy_visitor_sessions(vid), self.k.done(vid), self.k.legacy_done(vid),
                                    self.k.visitor_records(vid), self.k.legacy_visitor_records(vid),
-                                   *(q.q.visitor + vid for q in self.queues.values()))))
+                                   self.k.push_sub(vid),
+                                   *(q.q.visitor + vid for q in list(self.queues.values())))))
             await self._drain(ops)
         # the address's own keys last: if Redis fails part-way, erasing again finds every visitor
         ops += [("zrem", (self.k.leads(site), email)), ("zrem", (self.k.lead_expiry(site), email)),

@@ -11,7 +11,8 @@ Webhook deliveries run on it; web push and follow-up emails do too.
 - **Once only.** Enqueueing is `SET NX`, queued in the same batch as the event that caused it,
   and a finished job (done, given up, cancelled) leaves a tombstone under its id for the job's
   lifetime. So a repeated event, a requeued batch or another instance never queues it again, and a
-  cancelled job that was already leased is not carried out (`still_wanted`).
+  cancelled job that was already leased is not carried out (`still_wanted`). Tombstones live a
+  day (TOMBSTONE_TTL) and stay in the visitor's index, so an erasure removes them too.
 - **Attempt log.** Each job keeps its last attempts (`tries`), and each site a capped log of
   finished jobs, newest first, without payloads.
 """
@@ -27,6 +28,7 @@ from .keys import QueueKeys
 from .writer import Writer
 
 JOB_TTL = 7 * 86400
+TOMBSTONE_TTL = 86400  # a finished job's id is refused this long (repeats come within seconds or minutes)
 LOG_SIZE = 1000
 TRIES_KEPT = 10
 
@@ -48,26 +50,36 @@ if first[1] then redis.call('ZADD', KEYS[2], first[2], ARGV[2]) else redis.call(
 return 1
 """
 
+# Whether a stored job is finished (a tombstone); cjson's null is truthy in Lua, so test it by name.
+_DONE = """
+local function finished(raw)
+  local d = cjson.decode(raw)['done']
+  return d ~= nil and d ~= cjson.null and d ~= false
+end
+"""
+
 # A job is over, unless it already was (the first of "delivered" and "cancelled" wins): it leaves its
-# lane, its body becomes a tombstone (same TTL), and the entry goes to the site's capped log.
-_FINISH = """
+# lane, its body becomes a tombstone for TOMBSTONE_TTL (its id stays in the visitor's index, so an
+# erasure finds the tombstone too), and the entry goes to the site's capped log.
+_FINISH = _DONE + """
 local cur = redis.call('GET', KEYS[3])
-if cur and cjson.decode(cur)['done'] then return 0 end
+if cur and finished(cur) then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[1] then redis.call('ZADD', KEYS[2], first[2], ARGV[2]) else redis.call('ZREM', KEYS[2], ARGV[2]) end
 if not cur then return 0 end
-redis.call('SET', KEYS[3], ARGV[3], 'KEEPTTL')
-redis.call('SREM', KEYS[4], ARGV[1])
+local ttl = redis.call('TTL', KEYS[3])
+if ttl < 0 or ttl > tonumber(ARGV[6]) then ttl = tonumber(ARGV[6]) end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', math.max(ttl, 1))
 redis.call('LPUSH', KEYS[5], ARGV[4])
 redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[5]) - 1)
 return 1
 """
 
 # Try a pending job again later, unless it finished meanwhile.
-_RETRY = """
+_RETRY = _DONE + """
 local cur = redis.call('GET', KEYS[1])
-if not cur or cjson.decode(cur)['done'] then return 0 end
+if not cur or finished(cur) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 redis.call('ZADD', KEYS[2], 'XX', ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[3], 'LT', ARGV[2], ARGV[4])
@@ -101,6 +113,8 @@ class Queue:
         guard, if any), so neither is stored without the other. An id queued before (pending or
         finished) keeps what it has: the lane entry that a repeat may add is dropped at lease."""
         jid = job["id"]
+        if "done" in job:
+            raise ValueError("'done' is reserved: it marks a finished job")
         lane = lane_of(jid)
         self.writer.cmd("SET", self.job_key(jid), orjson.dumps(job), "NX", "EX", self.ttl)
         self.writer.cmd("ZADD", self.lane_key(lane), "NX", at, jid)
@@ -109,17 +123,20 @@ class Queue:
             self.writer.cmd("SADD", self.q.visitor + job["vid"], jid)
             self.writer.cmd("EXPIRE", self.q.visitor + job["vid"], self.ttl)
 
-    async def cancel(self, jids: list[str], why: str, now: float) -> int:
-        """Finish pending jobs without running them (a shopper came back or bought). Returns how
-        many this cancelled. A job already leased is cancelled too: its worker checks
-        `still_wanted` right before acting, and its outcome never overwrites the cancellation."""
-        n = 0
+    async def cancel(self, jids: list[str], why: str, now: float) -> list[dict[str, Any]]:
+        """Finish pending jobs without running them (a shopper came back or bought). Returns the jobs
+        this cancelled. A job already leased is cancelled too: its worker checks `still_wanted` right
+        before acting, and its outcome never overwrites the cancellation."""
+        out = []
         for jid in jids:
             raw = await self.r.get(self.job_key(jid))
             job = orjson.loads(raw) if raw else None
             if job and not job.get("done"):
-                n += await self.finish(job, {"id": jid, "status": "cancelled", "why": why, "at": now})
-        return n
+                entry = {"id": jid, "status": "cancelled", "why": why, "at": now,
+                         **{k: job[k] for k in ("channel", "step") if k in job}}
+                if await self.finish(job, entry):
+                    out.append(job)
+        return out
 
     # ------------------------------------------------------------ working
 
@@ -144,6 +161,18 @@ class Queue:
                 out.append(job)
         return out
 
+    async def claim(self, jid: str) -> bool:
+        """Claim the one attempt that may act on the outside world (send a mail, a push) for this job:
+        True once, False ever after, on every instance. Taken right before sending, so a worker that
+        dies between claiming and finishing leaves a job that is finished unsent rather than sent
+        twice (at most once, for messages people read)."""
+        return bool(await self.r.set(self.job_key(jid) + ":claim", b"1", nx=True, ex=self.ttl))
+
+    async def release(self, jid: str) -> None:
+        """The claimed attempt did not reach the outside world (refused, no connection): the next
+        attempt may claim it again."""
+        await self.r.delete(self.job_key(jid) + ":claim")
+
     async def still_wanted(self, jid: str) -> bool:
         """False once the job was cancelled or finished elsewhere (check right before acting)."""
         raw = await self.r.get(self.job_key(jid))
@@ -156,7 +185,7 @@ class Queue:
         tomb = orjson.dumps({"id": jid, "done": entry["status"], "at": entry.get("at")})
         return bool(await self._finish(
             keys=[self.lane_key(lane), self.q.lanes, self.job_key(jid), self.q.visitor + vid, self.q.log + job["site"]],
-            args=[jid, lane, tomb, orjson.dumps(entry), LOG_SIZE]))
+            args=[jid, lane, tomb, orjson.dumps(entry), LOG_SIZE, TOMBSTONE_TTL]))
 
     async def retry(self, job: dict[str, Any], at: float, tried: dict[str, Any]) -> bool:
         """Try again at `at` (the caller's backoff), noting the attempt in the job's log. False if

@@ -43,7 +43,10 @@ class Timers:
         raw = await self._lease(keys=[self.k.timers], args=[now, limit, repr(until)])
         out = []
         for m in raw:
-            kind, _, sid = m.decode().partition("|")
+            kind, sep, sid = m.decode(errors="replace").partition("|")
+            if not sep or not kind or not sid:  # not one of ours: gone, rather than leased forever
+                await self.r.zrem(self.k.timers, m)
+                continue
             out.append((kind, sid))
         return out, until
 

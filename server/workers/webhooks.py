@@ -149,6 +149,8 @@ class Deliverer:
             return False, f"{type(e).__name__}: {shown}"[:300]
 
     async def attempt(self, d: dict[str, Any]) -> None:
+        if not await self.store.webhooks.still_wanted(d["id"]):
+            return  # erased (GDPR) or finished elsewhere since it was leased: nothing goes out
         secret = self._secret(d)
         now = self.clock()
         entry = {"id": d["id"], "event": d["event"], "url": redact_endpoint(d["url"]), "attempts": d["attempts"] + 1,

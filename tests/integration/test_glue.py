@@ -7,6 +7,7 @@ requeue, erasure, and shared timers dispatched by owner."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -65,7 +66,7 @@ def with_live(redis: Valkey, body: Body, instances: int = 1) -> Any:
 
     async def run() -> Any:
         clock = Clock()
-        prefix = f"g{id(body)}:"
+        prefix = f"g{uuid.uuid4().hex[:8]}:"  # each test its own keys
         lives = []
         for _ in range(instances):
             store = Store(redis.url, prefix=prefix)
@@ -177,11 +178,12 @@ def test_shared_timers_go_to_their_owner_and_never_to_a_session_by_mistake(redis
         await live.store.writer.commit()
         left = {m.decode() for m in await live.store.r.zrange(live.store.k.timers, 0, -1)}
         assert got == [(sess.sid, clock.now)]  # the owner as scheduled, at the fake clock's time
-        return got, fired, state == sess.state, left, fails["n"]
+        return got, fired, state == sess.state, left, fails["n"], sess.sid
 
-    got, fired, unchanged, left, fails = with_live(redis, body)
+    got, fired, unchanged, left, fails, sid = with_live(redis, body)
     assert len(got) == 1 and fired == 3 and unchanged and fails == 1
-    assert left == {"flaky|cart-9"}  # the failed one waits for its lease; the others are gone
+    # the failed one waits for its lease; a kind nobody here handles is left for an instance that does
+    assert left == {"flaky|cart-9", f"mystery|{sid}"}
 
 
 def test_a_visit_resumes_within_the_session_timeout_and_a_new_one_starts_after_it(redis: Valkey) -> None:
@@ -213,3 +215,35 @@ def test_a_product_page_does_not_go_idle_however_long_it_is_open(redis: Valkey) 
         return product, shopper.state
 
     assert with_live(redis, body) == ("active", "idle")
+
+
+def test_a_timer_member_that_is_not_ours_is_removed_not_leased_forever(redis: Valkey) -> None:
+    async def body(live: Live, clock: Clock) -> Any:
+        await live.store.r.zadd(live.store.k.timers, {"nopipe": clock.now - 1})
+        await live.fire_due()
+        return await live.store.r.zscore(live.store.k.timers, "nopipe")
+
+    assert with_live(redis, body) is None
+
+
+def test_a_webhook_erased_while_leased_is_not_sent(redis: Valkey) -> None:
+    from server.workers.webhooks import Deliverer
+
+    async def body(live: Live, clock: Clock) -> list[str]:
+        deliverer = Deliverer(live.cfg, live.store)
+        posted: list[str] = []
+
+        async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[bool, str]:
+            posted.append(url)
+            return True, "HTTP 200"
+
+        deliverer.post = post  # type: ignore[method-assign]
+        job = {"id": "ab12-x", "site": "demo", "vid": "v", "url": "https://crm.example/h", "event": "purchase",
+               "body": "{}", "attempts": 0, "created": clock.now, "last": None}
+        try:
+            await deliverer.attempt(job)  # its body was erased after the lease: nothing goes out
+        finally:
+            await deliverer.client.aclose()
+        return posted
+
+    assert with_live(redis, body) == []

@@ -4,6 +4,7 @@ racing a worker, and erasure of a visitor's jobs in every queue."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def scenario(redis: Valkey, body: Any) -> Any:
     async def run() -> Any:
-        store = Store(redis.url, prefix=f"t{id(body)}:")
+        store = Store(redis.url, prefix=f"t{uuid.uuid4().hex[:8]}:")  # each test its own keys
         await store.open()
         try:
             return await body(store)
@@ -38,7 +39,7 @@ def scenario(redis: Valkey, body: Any) -> Any:
 
 def test_a_lane_backlog_does_not_hold_up_another_lane(redis: Valkey) -> None:
     async def body(store: Store) -> tuple[list[str], list[str], list[str]]:
-        q = store.queue("push")
+        q = store.queue("followups")
         for n in range(50):
             q.enqueue(job(f"slow-{n}"), 10.0)
         q.enqueue(job("fast-1"), 20.0)
@@ -54,7 +55,7 @@ def test_a_lane_backlog_does_not_hold_up_another_lane(redis: Valkey) -> None:
 
 def test_a_leased_job_comes_back_when_its_worker_dies_and_not_before(redis: Valkey) -> None:
     async def body(store: Store) -> tuple[int, int, int]:
-        q = store.queue("email")
+        q = store.queue("webhooks")
         q.enqueue(job("a-1"), 10.0)
         await store.writer.commit()
         first = len(await q.lease("a", 5, 10.0, 70.0))  # the worker takes it until 70, then dies
@@ -67,7 +68,7 @@ def test_a_leased_job_comes_back_when_its_worker_dies_and_not_before(redis: Valk
 
 def test_retry_keeps_an_attempt_log_and_finish_writes_the_site_log(redis: Valkey) -> None:
     async def body(store: Store) -> tuple[Any, ...]:
-        q = store.queue("push")
+        q = store.queue("followups")
         q.enqueue(job("p-1"), 10.0)
         await store.writer.commit()
         (j,) = await q.lease("p", 1, 10.0, 70.0)
@@ -87,7 +88,7 @@ def test_retry_keeps_an_attempt_log_and_finish_writes_the_site_log(redis: Valkey
 
 def test_an_id_is_queued_once_even_after_it_finished(redis: Valkey) -> None:
     async def body(store: Store) -> tuple[int, int, bool]:
-        q = store.queue("email")
+        q = store.queue("webhooks")
         q.enqueue(job("e-1"), 10.0)
         q.enqueue(job("e-1"), 5.0)  # the same cause twice in one batch
         await store.writer.commit()
@@ -102,12 +103,12 @@ def test_an_id_is_queued_once_even_after_it_finished(redis: Valkey) -> None:
 
 def test_a_cancellation_wins_over_a_worker_that_already_leased_the_job(redis: Valkey) -> None:
     async def body(store: Store) -> tuple[Any, ...]:
-        q = store.queue("email")
+        q = store.queue("webhooks")
         q.enqueue(job("c-1"), 10.0)
         q.enqueue(job("c-2"), 10.0)
         await store.writer.commit()
         leased = await q.lease("c", 5, 10.0, 70.0)
-        cancelled = await q.cancel(["c-1", "c-2", "c-unknown"], "returned", 11.0)
+        cancelled = len(await q.cancel(["c-1", "c-2", "c-unknown"], "returned", 11.0))
         wanted = await q.still_wanted("c-1")
         retried = await q.retry(leased[0], 20.0, {"at": 12.0, "result": "HTTP 503"})
         delivered = await q.finish(leased[1], {"id": "c-2", "status": "delivered", "at": 12.0})
@@ -121,13 +122,75 @@ def test_a_cancellation_wins_over_a_worker_that_already_leased_the_job(redis: Va
 
 def test_erasure_removes_the_visitors_jobs_in_every_queue(redis: Valkey) -> None:
     async def body(store: Store) -> tuple[int, int, int]:
-        store.queue("push").enqueue(job("p-1", vid="gone"), 10.0)
-        store.queue("email").enqueue(job("e-1", vid="gone"), 10.0)
-        store.queue("email").enqueue(job("e-2", vid="stays"), 10.0)
+        store.queue("followups").enqueue(job("p-1", vid="gone"), 10.0)
+        store.queue("webhooks").enqueue(job("e-1", vid="gone"), 10.0)
+        store.queue("webhooks").enqueue(job("e-2", vid="stays"), 10.0)
         await store.writer.commit()
         counts, _ = await store.leads.erase("demo", "a@b.example", {"gone"}, [])
-        push = len(await store.queue("push").lease("p", 5, 1e9, 2e9))
-        email = [j["id"] for j in await store.queue("email").lease("e", 5, 1e9, 2e9)]
+        push = len(await store.queue("followups").lease("p", 5, 1e9, 2e9))
+        email = [j["id"] for j in await store.queue("webhooks").lease("e", 5, 1e9, 2e9)]
         return counts["deliveries"], push, len(email) if email == ["e-2"] else -1
 
     assert scenario(redis, body) == (2, 0, 1)
+
+
+def test_erasure_takes_tombstones_and_claims_too_from_a_store_that_never_used_the_queue(redis: Valkey) -> None:
+    async def body(store: Store) -> tuple[list[str], int]:
+        q = store.queue("followups")
+        q.enqueue(job("e-1", vid="gone"), 10.0)
+        q.enqueue(job("e-2", vid="gone"), 10.0)
+        await store.writer.commit()
+        j1, j2 = await q.lease("e", 5, 10.0, 70.0)
+        assert await q.claim(j1["id"])
+        await q.finish(j1, {"id": j1["id"], "status": "sent", "at": 10.0})  # leaves a tombstone
+        fresh = Store(redis.url, prefix=store.k.p)  # another instance, which never touched the queue
+        await fresh.open()
+        try:
+            counts, _ = await fresh.leads.erase("demo", "a@b.example", {"gone"}, [])
+        finally:
+            await fresh.close()
+        left = [k.decode() async for k in store.r.scan_iter(f"{store.k.p}*e-*")]
+        return left, counts["deliveries"]
+
+    left, erased = scenario(redis, body)
+    assert left == [] and erased == 2
+
+
+def test_done_is_reserved_in_a_job(redis: Valkey) -> None:
+    async def body(store: Store) -> None:
+        with pytest.raises(ValueError, match="reserved"):
+            store.queue("followups").enqueue({**job("x-1"), "done": None}, 1.0)
+
+    scenario(redis, body)
+
+
+def test_a_bad_message_or_a_failing_handler_never_ends_the_subscription(redis: Valkey) -> None:
+    import asyncio
+
+    async def body(store: Store) -> list[Any]:
+        got: list[Any] = []
+
+        async def handler(msg: Any) -> None:
+            if msg == {"boom": True}:
+                raise KeyError("a handler bug")
+            got.append(msg)
+
+        store.bus.on("chan", handler)
+        task = asyncio.get_running_loop().create_task(store.bus.run())
+        try:
+            while not (await store.r.pubsub_numsub("chan"))[0][1]:
+                await asyncio.sleep(0.01)
+            for raw in (b"not json", b'{"boom": true}', b"[1]", b'{"ok": 1}'):
+                await store.r.publish("chan", raw)
+            for _ in range(200):
+                if {"ok": 1} in got:
+                    break
+                await asyncio.sleep(0.01)
+            with pytest.raises(RuntimeError):
+                store.bus.on("late", handler)  # registered after the start: refused, not silently deaf
+            return got
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    assert scenario(redis, body) == [[1], {"ok": 1}]

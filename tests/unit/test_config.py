@@ -25,15 +25,14 @@ def test_shipped_config_loads() -> None:
     cfg = config.load(ROOT / "config.toml", env={})
     assert cfg.server.port == 8000 and cfg.redis.url == ""
     assert cfg.sites["demo"].origins == ("http://127.0.0.1:8000", "http://localhost:8000")
-    assert cfg.timing.session_timeout_s == 1800 and cfg.timing.leave_grace_s == 30 and not cfg.warnings
+    assert cfg.timing.session_timeout_s == 1800 and cfg.timing.leave_grace_s == 30
     assert cfg.data_dir == (ROOT / "var").resolve()
 
 
 def test_defaults() -> None:
     cfg = config.load(doc=doc(), env={})
     for s in config.SETTINGS:
-        section, name = s.name.split(".")
-        assert getattr(getattr(cfg, section), name) == s.check(s.default)
+        assert cfg.get(s.name) == s.check(s.default)
     site = cfg.sites["demo"]
     for s in config.SITE_SETTINGS:  # Site's defaults come from the same table
         if s.default is not None and s.name not in ("sites[].name",):
@@ -163,3 +162,40 @@ def test_every_key_is_documented_in_the_readme() -> None:
     expected = {s.name for s in config.SETTINGS + config.SITE_SETTINGS}
     assert expected - documented == set(), "keys missing from README.md's configuration table"
     assert documented - expected == set(), "README.md documents keys that do not exist"
+
+
+def test_check_config_shows_renamed_keys(tmp_path: Path) -> None:
+    old = tmp_path / "c.toml"
+    old.write_text('[timing]\nleave_grace = 5\n[[sites]]\nkey="a"\norigins=["http://a"]\n')
+    r = subprocess.run([sys.executable, "-m", "server", "check-config", "--config", str(old)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0
+    assert "warning: config: 'timing.leave_grace' is now called 'timing.leave_grace_s'" in r.stdout
+
+
+FOLLOWUP_BAD = [
+    ({"push": {"vapid_sub": "mailto:ops@localhost"}}, "push.vapid_sub is a mailto: on localhost"),
+    ({"email": {"from": "Shop <shop@127.0.0.1>"}}, "push.vapid_sub (taken from email.from) is a mailto: on localhost"),
+    ({"push": {"vapid_sub": "ops@example.com"}}, "push.vapid_sub must be a mailto: or https: URL"),
+    ({"email": {"from": "Shop\nBcc: x@y.example"}}, "email.from must be an address"),
+    ({"sites": [{**SITE, "followups": {"email_after_s": [1, 2, 3, 4]}}]}, "email_after_s must list at most 3"),
+    ({"sites": [{**SITE, "followups": {"push_after_s": [0]}}]}, "push_after_s must list at most 3 delays"),
+    ({"sites": [{**SITE, "followups": {"quiet_hours": [22]}}]}, "quiet_hours must be [] or [from, to]"),
+    ({"sites": [{**SITE, "followups": {"pushafter": [1]}}]}, ".pushafter is not a follow-up setting"),
+    ({"sites": [{**SITE, "followups": {"urgency": "now"}}]}, ".urgency must be one of very-low, low, normal, high"),
+]
+
+
+@pytest.mark.parametrize("extra,message", FOLLOWUP_BAD)
+def test_follow_up_settings_are_checked(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        config.load(doc={**doc(), **extra}, env={})
+    assert message in str(e.value)
+
+
+def test_follow_up_settings_load() -> None:
+    cfg = config.load(doc={**doc(email={"from": "Shop <shop@shop.example>"}), "sites": [
+        {**SITE, "followups": {"push_after_s": [], "email_after_s": [60, 120], "quiet_hours": [21, 8]}}]}, env={})
+    f = cfg.sites["demo"].followups
+    assert f.push_after_s == () and f.email_after_s == (60.0, 120.0) and f.quiet_hours == (21, 8)
+    assert cfg.vapid_sub() == "mailto:shop@shop.example" and cfg.email.from_ == "Shop <shop@shop.example>"

@@ -1,0 +1,214 @@
+"""Follow-ups end to end: a real server process, a push-service stand-in that decrypts payloads and
+checks VAPID JWTs (tests/pushstand.py), and a real SMTP server (aiosmtpd) catching the emails.
+
+A shopper adds to cart, gives an address with consent, allows push and leaves: the push arrives
+after its delay, then three emails, each timed from the one before; nothing arrives once they come
+back or unsubscribe."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.pushstand import PushStandIn
+from tests.support import FAST, Server, call, free_port, next_msg, open_session, send, wait_for
+
+pytestmark = pytest.mark.integration
+
+CART = {"t": "cart", "items": [{"id": "sku-1", "name": "Red <b>shoe</b>", "price": 89.0, "qty": 1,
+                                "url": "/p/red-shoe"}], "total": 89.0, "currency": "EUR"}
+
+
+class Catcher:
+    def __init__(self) -> None:
+        self.mails: list[email.message.EmailMessage] = []
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.mails.append(msg)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@pytest.fixture
+def stand() -> Iterator[PushStandIn]:
+    s = PushStandIn()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[Catcher]:
+    c = Catcher()
+    yield c
+    c.controller.stop()
+
+
+def server(tmp: Path, stand: PushStandIn, smtp: Catcher, push: list[float], mails: list[float]) -> Server:
+    return Server(tmp, FAST | {
+        "push": {"allowed_hosts": [f"127.0.0.1:{stand.port}"], "vapid_sub": "mailto:ops@shop.example"},
+        "email": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "from": "Demo Shop <shop@shop.example>",
+                  "tls": "none", "postal_address": "1 Example Street"},
+        "followups": {"poll_ms": 20, "retry_base_s": 0.05, "retry_max_s": 0.2},
+    }, site={"capture": "consent", "followups": {"push_after_s": push, "email_after_s": mails, "code": "BACK10"}})
+
+
+def shop_and_leave(srv: Server, stand: PushStandIn) -> tuple[dict[str, Any], dict[str, Any]]:
+    ws, ready = open_session(srv)
+    with ws:
+        assert ready["settings"]["vapid_key"]
+        send(ws, CART)
+        send(ws, {"t": "email", "id": "e1", "email": "ann@example.com", "source": "field", "field": "email",
+                  "consent": True})
+        assert next_msg(ws, "ack")["id"] == "e1"
+        sub = stand.subscribe()
+        send(ws, {"t": "push", "id": "p1", "sub": sub})
+        assert next_msg(ws, "ack")["id"] == "p1"
+    return ready, sub
+
+
+def overview(srv: Server) -> dict[str, Any]:
+    r = call(srv, "GET", "/api/v1/followups?site=demo")
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_a_shopper_who_leaves_gets_the_push_then_three_emails(tmp_path: Path, stand: PushStandIn,
+                                                              smtp: Catcher) -> None:
+    srv = server(tmp_path, stand, smtp, push=[0.2], mails=[0.2, 0.3, 0.3]).start()
+    try:
+        ready, _ = shop_and_leave(srv, stand)
+        wait_for(lambda: len(smtp.mails) == 3, timeout=15)
+        assert stand.refused == [] and len(stand.received) == 1
+        push = stand.received[0]
+        note = push["payload"]["notification"]
+        assert push["payload"]["web_push"] == 8030 and "Demo" in note["title"] and "Red <b>shoe</b>" in note["body"]
+        assert note["navigate"].startswith(f"{srv.url}/f/c/")
+        assert push["claims"]["k"] == ready["settings"]["vapid_key"]  # signed with the key the widget was given
+        assert push["claims"]["sub"] == "mailto:ops@shop.example"
+        h = push["headers"]
+        assert int(h["ttl"]) == 86400 and h["urgency"] == "normal" and 0 < len(h["topic"]) <= 32
+
+        first, second, third = smtp.mails
+        for n, mail in enumerate(smtp.mails, 1):
+            assert mail["To"] == "ann@example.com" and mail["From"] == "Demo Shop <shop@shop.example>"
+            assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+            unsub = mail["List-Unsubscribe"]
+            assert f"<{srv.url}/f/u/" in unsub and "mailto:shop@shop.example" in unsub
+            html = mail.get_body(("html",)).get_content()
+            text = mail.get_body(("plain",)).get_content()
+            assert "Red &lt;b&gt;shoe&lt;/b&gt;" in html and "<b>shoe</b>" not in html  # shopper text is escaped
+            assert "Red <b>shoe</b>" in text and "1 Example Street" in text
+            assert ("BACK10" in text) == (n == 3)  # the incentive code only in the last step
+        assert first["Subject"] != second["Subject"] != third["Subject"]
+
+        steps = overview(srv)["steps"]
+        assert steps["push1"]["sent"] == 1 and steps["push1"]["scheduled"] == 1
+        assert [steps[f"email{n}"]["sent"] for n in (1, 2, 3)] == [1, 1, 1]
+
+        # the link counts a click once and lands on the cart with UTM parameters
+        r = httpx.get(note["navigate"], follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("http")
+        assert "utm_source=linger" in r.headers["location"] and "utm_medium=push" in r.headers["location"]
+        httpx.get(note["navigate"], follow_redirects=False)
+        assert overview(srv)["steps"]["push1"]["clicked"] == 1
+        assert httpx.get(f"{srv.url}/f/c/forged-token").status_code == 404
+        assert ready["vid"]
+    finally:
+        srv.stop()
+
+
+def test_coming_back_cancels_everything_pending(tmp_path: Path, stand: PushStandIn, smtp: Catcher) -> None:
+    srv = server(tmp_path, stand, smtp, push=[30], mails=[30, 30]).start()
+    try:
+        ready, _ = shop_and_leave(srv, stand)
+        wait_for(lambda: len(overview(srv)["pending"]) == 2, timeout=10)  # left: the plan is queued
+        ws, again = open_session(srv, vid=ready["vid"], sid=ready["sid"])  # back, on any instance
+        ws.close()
+        log = wait_for(lambda: [e for e in overview(srv)["log"] if e["status"] == "cancelled"], timeout=5)
+        assert {e["why"] for e in log} == {"returned"} and len(log) == 2
+        assert overview(srv)["pending"] == [] and stand.received == [] and smtp.mails == []
+    finally:
+        srv.stop()
+
+
+def test_one_click_unsubscribe_stops_the_rest_at_once(tmp_path: Path, stand: PushStandIn, smtp: Catcher) -> None:
+    srv = server(tmp_path, stand, smtp, push=[], mails=[0.2, 30, 30]).start()
+    try:
+        shop_and_leave(srv, stand)
+        wait_for(lambda: len(smtp.mails) == 1, timeout=10)
+        wait_for(lambda: len(overview(srv)["pending"]) == 1, timeout=5)  # step 2 is queued, 30 s out
+        url = smtp.mails[0]["List-Unsubscribe"].split(",")[0].strip("<> ")
+        assert httpx.get(url).status_code == 200 and len(overview(srv)["pending"]) == 1  # a GET changes nothing
+        r = httpx.post(url, content="List-Unsubscribe=One-Click",
+                       headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 200 and "unsubscribed" in r.text
+        assert overview(srv)["pending"] == []
+        steps = overview(srv)["steps"]
+        assert steps["email1"]["unsubscribed"] == 1 and steps["email2"]["cancelled"] == 1
+        assert httpx.post(url[:-3] + "xyz").status_code == 404  # a tampered token does nothing
+    finally:
+        srv.stop()
+
+
+def test_a_gone_subscription_is_dropped_and_a_busy_service_is_retried(tmp_path: Path, stand: PushStandIn,
+                                                                      smtp: Catcher) -> None:
+    srv = server(tmp_path, stand, smtp, push=[0.2], mails=[]).start()
+    try:
+        stand.answer(429, retry_after="0")
+        shop_and_leave(srv, stand)
+        wait_for(lambda: len(stand.refused) >= 2, timeout=10)  # honoured Retry-After, tried again
+        stand.answer(410)
+        log = wait_for(lambda: [e for e in overview(srv)["log"] if e["status"] == "skipped"], timeout=10)
+        assert "gone (410)" in log[0]["why"]
+        assert stand.received == []
+    finally:
+        srv.stop()
+
+
+def test_the_vapid_key_never_changes_by_accident(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    srv = Server(tmp_path / "a", keys=tmp_path / "keys").start()
+    key_file = tmp_path / "keys" / "vapid.pem"
+    try:
+        first = open_session(srv)[1]["settings"]["vapid_key"]
+    finally:
+        srv.stop()
+    shutil.move(key_file, tmp_path / "saved.pem")
+    with pytest.raises(RuntimeError, match="vapid.pem is missing, but push subscriptions were made with the key"):
+        srv.start()  # never a silent new key: every subscription would break
+    subprocess.run([sys.executable, "-m", "server", "init", "--config", str(srv.config)], cwd=ROOT, check=True,
+                   capture_output=True)
+    with pytest.raises(RuntimeError, match="holds the key .* but push subscriptions were made with"):
+        srv.start()  # a different key in the file is refused too
+    shutil.move(tmp_path / "saved.pem", key_file)
+    srv.start()
+    try:
+        assert open_session(srv)[1]["settings"]["vapid_key"] == first
+    finally:
+        srv.stop()
+    out = subprocess.run([sys.executable, "-m", "server", "vapid", "rotate", "--config", str(srv.config)], cwd=ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    assert "new VAPID key" in out
+    srv.start()  # a rotation on purpose is taken
+    try:
+        assert open_session(srv)[1]["settings"]["vapid_key"] not in (first, None)
+    finally:
+        srv.stop()
