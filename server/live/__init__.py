@@ -141,7 +141,7 @@ class Live(Erasure, Executor, Timers):
         """Start or resume the session; returns it, whether it was resumed, and messages for the socket
         (arm and popup messages decided on connect, which the caller sends after `ready`)."""
         now = self.clock()
-        visitor = await self.store.load_visitor(h.vid) if h.vid else None
+        visitor = await self.store.sessions.load_visitor(h.vid) if h.vid else None
         if visitor is not None and visitor.get("site") != site:
             visitor = None
         resumable = visitor is not None and h.sid not in self.erased  # an erased (or half-erased) visit is over
@@ -161,10 +161,10 @@ class Live(Erasure, Executor, Timers):
             sess = new_session(mint_id(), visitor["vid"], site, visitor["visits"], now, visitor["first_seen"])
             sess.hist = visitor.get("hist") or {}
             sess.engaged = bool(visitor.get("engaged"))
-            self.store.index_session(site, sess.vid, sess.sid, now, self.visitor_ttl(sess.engaged))
+            self.store.sessions.index(site, sess.vid, sess.sid, now, self.visitor_ttl(sess.engaged))
             self.metrics.sessions_started.inc()
             fields.update(site=site, first_seen=visitor["first_seen"], visits=visitor["visits"], last_sid=sess.sid)
-        self.store.save_visitor(sess.vid, fields, self.visitor_ttl(sess.engaged))
+        self.store.sessions.save_visitor(sess.vid, fields, self.visitor_ttl(sess.engaged))
         sess.followups = sess.followups or visitor.get("fu") == "1"  # a plan of an earlier visit is stopped too
         if visitor.get("email") and not sess.email:  # identified by an earlier capture
             sess.email, sess.has_email = visitor["email"], True

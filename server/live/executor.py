@@ -40,9 +40,9 @@ class Executor:
             return []
         rev, engaged = sess.hist_rev, sess.engaged
         actions = step(sess, conn, ev, now, self.timing, self.rules_for(sess.site), cause)
-        self.store.save_session(sess.sid, sess, self.ttl)
+        self.store.sessions.save(sess.sid, sess, self.ttl)
         if sess.hist_rev != rev and engaged == sess.engaged:  # the visitor's campaign history outlives the session
-            self.store.save_visitor(sess.vid, {"hist": sess.hist}, self.visitor_ttl(sess.engaged))
+            self.store.sessions.save_visitor(sess.vid, {"hist": sess.hist}, self.visitor_ttl(sess.engaged))
         for a in actions:
             self._perform(sess, a, held, cause, now)
         return actions
@@ -84,16 +84,16 @@ class Executor:
                     if not to or cid == to:
                         peer.push(msg)
             case End():
-                self.store.end_session(sess.site, sess.sid)
+                self.store.sessions.end(sess.site, sess.sid)
             case Engage():
-                self.store.save_visitor(sess.vid, {"engaged": True, "hist": sess.hist}, self.visitor_ttl(True))
+                self.store.sessions.save_visitor(sess.vid, {"engaged": True, "hist": sess.hist}, self.visitor_ttl(True))
             case FollowUp(jobs=jobs):
                 for job in jobs:
                     self.store.queue("followups").enqueue(job, job["at"])
                     self.store.followups.schedule_counted(sess.site, job["channel"], job["step"], job["id"])
-                self.store.save_visitor(sess.vid, {"fu": 1}, self.visitor_ttl(sess.engaged))
+                self.store.sessions.save_visitor(sess.vid, {"fu": 1}, self.visitor_ttl(sess.engaged))
             case StopFollowUps(why=why):
-                self.store.save_visitor(sess.vid, {"fu": 0}, self.visitor_ttl(sess.engaged))
+                self.store.sessions.save_visitor(sess.vid, {"fu": 0}, self.visitor_ttl(sess.engaged))
                 self.later(self._stop_followups(sess.vid, why, now))
             case Subscribe(sub=sub) if sub is None:
                 self.store.followups.unsubscribe_push(sess.vid)

@@ -49,7 +49,7 @@ class Timers:
         await self.store.writer.commit()  # what this instance queued is visible before we read
         others = [(kind, owner) for kind, owner in due if kind not in TIMER_KINDS]
         due = [(kind, sid) for kind, sid in due if kind in TIMER_KINDS]
-        stored = {d["sid"]: d for d in await self.store.load_sessions(
+        stored = {d["sid"]: d for d in await self.store.sessions.load_many(
             [sid for _, sid in due if sid not in self.sessions])}
         for n, (kind, sid) in enumerate(due):
             sess = self.sessions.get(sid)
@@ -109,7 +109,7 @@ class Timers:
         sess = self.sessions.get(sid)
         if sess is not None:
             return sess
-        raw = await self.store.load_session(sid)
+        raw = await self.store.sessions.load(sid)
         return None if raw is None else self._revive(Session.from_dict(raw), now)
 
     def _revive(self: Live, sess: Session, now: float) -> Session:

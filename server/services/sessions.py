@@ -11,10 +11,10 @@ from ..live import Live
 async def live_views(live: Live, site: str, limit: int) -> list[dict[str, Any]]:
     """Sessions of a site not yet ended, most recently active first: this instance's live copies,
     the stored ones for the rest."""
-    sids = await live.store.live_sids(site, limit)
+    sids = await live.store.sessions.live_sids(site, limit)
     out = [live.sessions[sid].view() for sid in sids if sid in live.sessions]
     rest = [s for s in sids if s not in live.sessions]
-    out += [Session.from_dict(d).view() for d in await live.store.load_sessions(rest)]
+    out += [Session.from_dict(d).view() for d in await live.store.sessions.load_many(rest)]
     out.sort(key=lambda v: v["last_act"], reverse=True)
     return out
 
@@ -23,7 +23,7 @@ async def view(live: Live, site: str, sid: str) -> dict[str, Any] | None:
     """One session of this site, or None (also for another site's)."""
     sess = live.sessions.get(sid)
     if sess is None and len(sid) <= 64:
-        raw = await live.store.load_session(sid)
+        raw = await live.store.sessions.load(sid)
         sess = Session.from_dict(raw) if raw else None
     return sess.view() if sess is not None and sess.site == site else None
 

@@ -32,6 +32,7 @@ from .keys import Keys
 from .leads import Leads
 from .queue import Queue
 from .records import Records
+from .sessions import SessionStore
 from .timers import Timers
 from .writer import WriteFailed, Writer
 
@@ -39,7 +40,6 @@ log = logging.getLogger("linger.store")
 
 StoreError = RedisError  # anything Redis did not do: callers answer `unavailable` and keep going
 DONE_TTL = 30 * 86400
-MAX_VISITOR_SESSIONS = 1000  # a visitor's sessions indexed for erasure; older ones have long expired
 SOCKET_TIMEOUT_S = 10.0
 QUEUES = ("webhooks", "followups")  # every durable job queue
 ERASURE_KEEP_S = 3600  # a Redis that stops answering (stalled, partitioned) fails calls instead of hanging them
@@ -78,6 +78,7 @@ class Store:
         self.bus = Bus(self.r, self.health)
         self.instances = Instances(self.r, self.writer, self.k)
         self.followups = FollowUpStore(self.r, self.writer, self.k)
+        self.sessions = SessionStore(self.r, self.writer, self.k)
         self.appendonly: str = "unknown"
 
     def queue(self, name: str) -> Queue:
@@ -130,59 +131,6 @@ class Store:
             return bool(await self.r.ping())
         except (RedisError, OSError):
             return False
-
-    # ------------------------------------------------------------ sessions and visitors
-
-    async def load_session(self, sid: str) -> dict[str, Any] | None:
-        raw = await self.r.get(self.k.session(sid))
-        return orjson.loads(raw) if raw else None
-
-    async def load_sessions(self, sids: list[str]) -> list[dict[str, Any]]:
-        if not sids:
-            return []
-        raws = await self.r.mget([self.k.session(s) for s in sids])
-        return [orjson.loads(x) for x in raws if x]
-
-    def save_session(self, sid: str, sess: Any, ttl: int) -> None:
-        """Queue the session (a dataclass or dict; orjson serializes either) for the next batch."""
-        self.writer.blob(self.k.session(sid), sess, ttl)
-
-    def index_session(self, site: str, vid: str, sid: str, started: float, ttl: int) -> None:
-        key = self.k.visitor_sessions(vid)
-        self.writer.cmd("ZADD", self.k.live(site), started, sid)
-        self.writer.cmd("ZADD", key, started, sid)
-        self.writer.cmd("ZREMRANGEBYRANK", key, 0, -(MAX_VISITOR_SESSIONS + 1))  # the newest only
-        self.writer.cmd("EXPIRE", key, ttl)
-
-    def end_session(self, site: str, sid: str) -> None:
-        self.writer.cmd("ZREM", self.k.live(site), sid)
-
-    async def live_sids(self, site: str, limit: int = 1000) -> list[str]:
-        raw = await self.r.zrevrange(self.k.live(site), 0, limit - 1)
-        return [x.decode() for x in raw]
-
-    async def load_visitor(self, vid: str) -> dict[str, Any] | None:
-        raw = await self.r.hgetall(self.k.visitor(vid))
-        if not raw:
-            return None
-        v: dict[str, Any] = {k.decode(): x.decode() for k, x in raw.items()}
-        v["vid"] = vid
-        v["visits"] = int(v.get("visits", 0))
-        v["first_seen"] = float(v.get("first_seen", 0))
-        v["hist"] = orjson.loads(v["hist"]) if v.get("hist") else {}
-        # visitors stored before "engaged" existed count as engaged if they left any trace
-        v["engaged"] = v.get("engaged") == "1" or ("engaged" not in v and bool(v["hist"] or v.get("email")))
-        return v
-
-    def save_visitor(self, vid: str, fields: dict[str, Any], ttl: int) -> None:
-        """HSET the given visitor fields (hist as JSON) and set the visitor's expiry."""
-        flat: list[Any] = []
-        for k, x in fields.items():
-            flat += [k, orjson.dumps(x) if k == "hist" else (int(x) if isinstance(x, bool) else x)]
-        if flat:
-            self.writer.cmd("HSET", self.k.visitor(vid), *flat)
-        self.writer.cmd("EXPIRE", self.k.visitor(vid), ttl)
-        self.writer.cmd("EXPIRE", self.k.visitor_sessions(vid), ttl)
 
     # ------------------------------------------------------------ idempotent client messages
 

@@ -117,13 +117,13 @@ class FollowUpWorker:
 
     async def obstacle(self, job: dict[str, Any]) -> str | None:
         """Why this step must not go out now, for good (cancelling the plan), or None."""
-        visitor = await self.store.load_visitor(job["vid"])
+        visitor = await self.store.sessions.load_visitor(job["vid"])
         if visitor is None:
             return "the visitor is gone (erased or expired)"
         if float(visitor.get("last_seen", 0)) > job["created"]:
             return "the shopper came back"
         for sid in {job["sid"], visitor.get("last_sid") or job["sid"]}:
-            sess = await self.store.load_session(sid)
+            sess = await self.store.sessions.load(sid)
             if sess and sess.get("sockets"):
                 return "the shopper is on the site"
             if sess and sid == job["sid"] and sess.get("converted"):
@@ -220,7 +220,7 @@ class FollowUpWorker:
             await self.finish(job, "failed", out.detail + (" (subscription dropped)" if dropped else ""), now)
 
     async def email(self, job: dict[str, Any], conf: FollowUps, now: float) -> None:
-        visitor = await self.store.load_visitor(job["vid"]) or {}
+        visitor = await self.store.sessions.load_visitor(job["vid"]) or {}
         address = visitor.get("email") or ""
         if not address or visitor.get("consent") != "1":
             await self.finish(job, "skipped", "no address with consent", now)

@@ -167,10 +167,11 @@ def test_a_gone_subscription_is_dropped_and_a_busy_service_is_retried(tmp_path: 
                                                                       smtp: Catcher) -> None:
     srv = server(tmp_path, stand, smtp, push=[0.2], mails=[]).start()
     try:
-        stand.answer(429, retry_after="0")
+        stand.answer(429, retry_after="1")
         shop_and_leave(srv, stand)
-        wait_for(lambda: len(stand.refused) >= 2, timeout=10)  # honoured Retry-After, tried again
-        stand.answer(410)
+        wait_for(lambda: len(stand.refused) >= 2, timeout=10)
+        stand.answer(410)  # within the next second: the third try (after Retry-After) meets a gone subscription
+        assert stand.refused[1]["at"] - stand.refused[0]["at"] >= 0.9  # Retry-After honoured, not the 0.05 s backoff
         log = wait_for(lambda: [e for e in overview(srv)["log"] if e["status"] == "skipped"], timeout=10)
         assert "gone (410)" in log[0]["why"]
         assert stand.received == []

@@ -144,7 +144,7 @@ def test_erasure_ends_the_connected_session_and_leaves_no_lead(redis: Valkey) ->
         clock.now += 1
         counts = await live.erase("demo", "ann@example.com")
         return lead_before is not None, counts["lead"], await live.store.leads.load("demo", "ann@example.com"), \
-            await live.store.load_visitor(sess.vid), peer.closed
+            await live.store.sessions.load_visitor(sess.vid), peer.closed
 
     had, erased, lead, visitor, closed = with_live(redis, body)
     assert had and erased == 1 and lead is None and visitor is None and closed is not None

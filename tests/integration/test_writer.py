@@ -78,7 +78,7 @@ def test_a_visitors_session_index_keeps_the_newest_thousand(tmp_path: Path) -> N
         await store.open()
         try:
             for n in range(1010):
-                store.index_session("demo", "v1", f"s{n}", float(n), 3600)
+                store.sessions.index("demo", "v1", f"s{n}", float(n), 3600)
             await store.writer.commit()
             key = store.k.visitor_sessions("v1")
             return int(await store.r.zcard(key)), bool(await store.r.zscore(key, "s1009"))
