@@ -102,6 +102,12 @@ async def favicon(request: Request) -> Response:
     return FileResponse(ROOT / "static" / "demo" / "favicon.svg", media_type="image/svg+xml")
 
 
+async def worker_file(request: Request) -> Response:
+    """The one-line file a shop hosts at its own origin (here the demo shop's), importing Linger's worker."""
+    return Response('importScripts("/sw.js");\n', media_type="application/javascript",
+                    headers={"cache-control": "no-cache"})
+
+
 def routes() -> list[Route]:
     return [
         Route("/", lambda r: Response(status_code=307, headers={"location": "/demo"})),
@@ -113,4 +119,5 @@ def routes() -> list[Route]:
         Route("/demo/thanks", thanks),
         Route("/demo/img/{pid}.svg", image),
         Route("/favicon.ico", favicon),
+        Route("/linger-sw.js", worker_file),
     ]

@@ -115,5 +115,13 @@ class Subscribe:
     sub: dict[str, Any] | None
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUpCount:
+    """A purchase after a follow-up's link: counted for that step (`step` like "email2"), once."""
+
+    step: str
+    counts: dict[str, float]
+
+
 Action = (Schedule | Cancel | Record | Publish | Send | End | Count | Engage | Capture | Alert | Deliver | Tally
-          | FollowUp | StopFollowUps | Subscribe)
+          | FollowUp | StopFollowUps | Subscribe | FollowUpCount)

@@ -188,11 +188,14 @@ def _url(r: _R, key: str) -> str:
 
 
 def _content(r: _R) -> dict[str, Any]:
-    c = r.sub("content", ("headline", "body", "image", "cta", "code", "form"))
+    c = r.sub("content", ("headline", "body", "image", "cta", "code", "form", "button", "later"))
     out: dict[str, Any] = {"headline": c.text("headline", 200)}
     out["body"] = c.text("body", 1000, default="")
     out["image"] = _url(c, "image")
     out["code"] = c.text("code", 40, default="")
+    if c.has("button") or c.has("later"):  # a push prompt's two buttons
+        out["button"] = c.text("button", 40, default="Turn on notifications")
+        out["later"] = c.text("later", 40, default="Not now")
     if c.has("cta"):
         cta = c.sub("cta", ("label", "url"))
         out["cta"] = {"label": cta.text("label", 60), "url": _url(cta, "url")}

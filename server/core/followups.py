@@ -118,12 +118,19 @@ def push_payload(title: str, body: str, url: str, icon: str = "", image: str = "
     if actions:
         note["actions"] = [{"action": a, "title": t[:40], "navigate": url} for a, t in actions[:2]]
     payload = {"web_push": 8030, "notification": note}
-    while len(orjson.dumps(payload)) > PUSH_PAYLOAD_MAX and note["body"]:
-        over = len(orjson.dumps(payload)) - PUSH_PAYLOAD_MAX
-        note["body"] = note["body"][: max(0, len(note["body"]) - over - 1)].rstrip() + "…"
-        if len(note["body"]) <= 1:
-            note["body"] = ""
-    for key in ("image", "icon"):
-        if len(orjson.dumps(payload)) > PUSH_PAYLOAD_MAX:
+
+    def fits() -> bool:
+        return len(orjson.dumps(payload)) <= PUSH_PAYLOAD_MAX
+
+    body = note["body"]
+    if not fits():  # the longest prefix of the body that fits, with an ellipsis (binary search on characters)
+        lo, hi = 0, len(body)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            note["body"] = body[:mid].rstrip() + "…"
+            lo, hi = (mid, hi) if fits() else (lo, mid - 1)
+        note["body"] = body[:lo].rstrip() + "…" if lo else ""
+    for key in ("image", "icon"):  # still too long (huge URLs): the pictures go first
+        if not fits():
             note.pop(key, None)
     return payload

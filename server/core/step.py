@@ -10,7 +10,18 @@ it makes get ids that a repeated write cannot duplicate.
 from __future__ import annotations
 
 from . import protocol as p
-from .actions import Action, Alert, Capture, Deliver, FollowUp, Publish, StopFollowUps, Subscribe, Tally
+from .actions import (
+    Action,
+    Alert,
+    Capture,
+    Deliver,
+    FollowUp,
+    FollowUpCount,
+    Publish,
+    StopFollowUps,
+    Subscribe,
+    Tally,
+)
 from .alerts import delivery_id, make_delivery, outbound
 from .events import Connect, LeadEmail
 from .followups import plan
@@ -63,7 +74,17 @@ def follow_ups(rules: SiteRules, s: Session, ev: Event, published: list[Publish]
     plan when they come back or buy; keep their push subscription."""
     out: list[Action] = []
     if isinstance(ev, p.Push):
+        s.push = "denied" if ev.denied else "granted"  # no more push prompts for this session
         out.append(Subscribe(None if ev.denied else ev.sub))
+    if isinstance(ev, p.Purchase) and s.followup_click:  # bought after following a step's link: that step's
+        step_name, _, at = s.followup_click.partition("|")
+        s.followup_click = ""
+        try:
+            recent = now - float(at) <= rules.attribution_days * 86400
+        except ValueError:
+            recent = False
+        if recent:
+            out.append(FollowUpCount(step_name, {"purchases": 1, "revenue": ev.total}))
     if s.followups and isinstance(ev, (Connect, p.Purchase)):
         s.followups = False
         out.append(StopFollowUps("returned" if isinstance(ev, Connect) else "purchased"))

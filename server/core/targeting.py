@@ -76,6 +76,10 @@ def capped(c: Campaign, s: Session, now: float) -> bool:
 
 
 def eligible(c: Campaign, s: Session, now: float) -> bool:
+    """Live, targeted at this shopper and not capped; a push prompt only while the browser has not
+    been asked (permission "default": not granted, denied or unsupported)."""
+    if c.kind == "push_prompt" and s.push != "default":
+        return False
     return c.live_at(now) and targets(c.target, s) and not capped(c, s, now)
 
 

@@ -166,6 +166,7 @@ class Live(Erasure, Executor, Timers):
             fields.update(site=site, first_seen=visitor["first_seen"], visits=visitor["visits"], last_sid=sess.sid)
         self.store.sessions.save_visitor(sess.vid, fields, self.visitor_ttl(sess.engaged))
         sess.followups = sess.followups or visitor.get("fu") == "1"  # a plan of an earlier visit is stopped too
+        sess.followup_click = visitor.get("fuclick") or sess.followup_click
         if visitor.get("email") and not sess.email:  # identified by an earlier capture
             sess.email, sess.has_email = visitor["email"], True
             sess.email_consent = visitor.get("consent") == "1"

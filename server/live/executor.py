@@ -15,6 +15,7 @@ from ..core.actions import (
     End,
     Engage,
     FollowUp,
+    FollowUpCount,
     Publish,
     Record,
     Schedule,
@@ -95,6 +96,8 @@ class Executor:
             case StopFollowUps(why=why):
                 self.store.sessions.save_visitor(sess.vid, {"fu": 0}, self.visitor_ttl(sess.engaged))
                 self.later(self._stop_followups(sess.vid, why, now))
+            case FollowUpCount(step=name, counts=counts):  # a purchase's effect: inside its once-only guard
+                self.store.followups.attribute(sess.site, sess.vid, name, counts)
             case Subscribe(sub=sub) if sub is None:
                 self.store.followups.unsubscribe_push(sess.vid)
             case Subscribe(sub=sub):

@@ -109,6 +109,14 @@ class FollowUpStore:
             await self.count(job["site"], job["channel"], job["step"], "cancelled")
         return len(jobs)
 
+    def attribute(self, site: str, vid: str, step: str, counts: dict[str, float]) -> None:
+        """A purchase after a step's link, queued in the purchase's once-only guard; the click is used up."""
+        if not self.writer.in_guard:
+            raise RuntimeError("follow-up purchases are counted only inside a once-only guard")
+        for what, n in counts.items():
+            self.writer.cmd("HINCRBYFLOAT", self.k.followup_stats(site), f"{step}:{what}", n)
+        self.writer.cmd("HDEL", self.k.visitor(vid), "fuclick")
+
     async def count(self, site: str, channel: str, step: int, what: str, n: float = 1) -> None:
         await self.r.hincrbyfloat(self.k.followup_stats(site), f"{channel}{step}:{what}", n)
 

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 from ..config import Config
 from ..core.alerts import next_attempt
@@ -37,6 +37,14 @@ def link(cfg: Config, signer: Signer, job: dict[str, Any]) -> str:
     token = signer.dumps("click", {"s": job["site"], "v": job["vid"], "c": job["channel"], "n": job["step"],
                                    "p": job["plan"]})
     return f"{cfg.public_url}/f/c/{token}"
+
+
+def absolute_images(cfg: Config, site: str, cart: dict[str, Any]) -> dict[str, Any]:
+    """Item images may be paths on the shop (they were checked against its origins): make them URLs a
+    mail client or a notification can load."""
+    base = cfg.sites[site].origins[0] + "/"
+    items = [{**it, "image": urljoin(base, it["image"])} if it.get("image") else it for it in cart.get("items") or []]
+    return {**cart, "items": items}
 
 
 def cart_link(cfg: Config, site: str, channel: str, step: int) -> str:
@@ -191,7 +199,7 @@ class FollowUpWorker:
         if not await self.q.claim(job["id"]):
             await self.sent(job, conf, "sent by an earlier attempt", now)
             return
-        cart, shop = job["cart"], self.cfg.sites[job["site"]].name
+        cart, shop = absolute_images(self.cfg, job["site"], job["cart"]), self.cfg.sites[job["site"]].name
         items = cart.get("items") or []
         body = f"{cart.get('count', 0)} item(s), {cart.get('total', 0):.2f} {cart.get('currency', '')}"
         if items:
@@ -236,7 +244,8 @@ class FollowUpWorker:
             await self.sent(job, conf, "sent by an earlier attempt", now)
             return
         unsub = self.signer.dumps("unsub", {"s": job["site"], "e": address, "n": f"email{job['step']}"})
-        ctx = {"step": job["step"], "cart": job["cart"], "shop": self.cfg.sites[job["site"]].name,
+        ctx = {"step": job["step"], "cart": absolute_images(self.cfg, job["site"], job["cart"]),
+               "shop": self.cfg.sites[job["site"]].name,
                "code": conf.code if job["step"] == len(conf.email_after_s) else "",
                "cart_url": link(self.cfg, self.signer, job), "unsubscribe_url": f"{self.cfg.public_url}/f/u/{unsub}",
                "postal_address": self.cfg.email.postal_address}

@@ -56,8 +56,9 @@ def smtp() -> Iterator[Catcher]:
     c.controller.stop()
 
 
-def server(tmp: Path, stand: PushStandIn, smtp: Catcher, push: list[float], mails: list[float]) -> Server:
-    return Server(tmp, FAST | {
+def server(tmp: Path, stand: PushStandIn, smtp: Catcher, push: list[float], mails: list[float],
+           **more: dict[str, Any]) -> Server:
+    return Server(tmp, FAST | more | {
         "push": {"allowed_hosts": [f"127.0.0.1:{stand.port}"], "vapid_sub": "mailto:ops@shop.example"},
         "email": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "from": "Demo Shop <shop@shop.example>",
                   "tls": "none", "postal_address": "1 Example Street"},
@@ -125,7 +126,15 @@ def test_a_shopper_who_leaves_gets_the_push_then_three_emails(tmp_path: Path, st
         httpx.get(note["navigate"], follow_redirects=False)
         assert overview(srv)["steps"]["push1"]["clicked"] == 1
         assert httpx.get(f"{srv.url}/f/c/forged-token").status_code == 404
-        assert ready["vid"]
+
+        ws, _ = open_session(srv, vid=ready["vid"])  # back through the link, and buys: counted for push1
+        with ws:
+            send(ws, {"t": "purchase", "id": "buy-1", "order": "A-1", "total": 89.0, "currency": "EUR"})
+            assert next_msg(ws, "ack")["id"] == "buy-1"
+            send(ws, {"t": "purchase", "id": "buy-2", "order": "A-2", "total": 10.0, "currency": "EUR"})
+            assert next_msg(ws, "ack")["id"] == "buy-2"  # a second purchase is not the link's doing
+        push1 = overview(srv)["steps"]["push1"]
+        assert push1["purchases"] == 1 and push1["revenue"] == 89.0
     finally:
         srv.stop()
 
@@ -213,3 +222,31 @@ def test_the_vapid_key_never_changes_by_accident(tmp_path: Path) -> None:
         assert open_session(srv)[1]["settings"]["vapid_key"] not in (first, None)
     finally:
         srv.stop()
+
+
+def test_two_instances_send_each_step_exactly_once_and_kill_9_loses_nothing(tmp_path: Path, stand: PushStandIn,
+                                                                           smtp: Catcher) -> None:
+    import signal
+
+    from tests.support import Valkey
+
+    redis = Valkey(tmp_path / "redis").start()
+    a, b = (server(tmp_path / name, stand, smtp, push=[1.0], mails=[1.0, 0.3, 0.3], redis={"url": redis.url})
+            for name in "ab")
+    a.start()
+    b.start()
+    try:
+        shop_and_leave(a, stand)
+        wait_for(lambda: len(overview(b)["pending"]) == 2, timeout=10)  # scheduled: both instances see it
+        a.stop(signal.SIGKILL)  # kill -9 between scheduling and sending
+        a.start()
+        wait_for(lambda: len(smtp.mails) == 3 and not overview(a)["pending"], timeout=20)
+        log = overview(b)["log"]
+        sent = sorted((e["channel"], e["step"]) for e in log if e["status"] == "sent")
+        assert sent == [("email", 1), ("email", 2), ("email", 3), ("push", 1)]
+        assert len(stand.received) == 1 and len(smtp.mails) == 3  # nothing twice, with two workers racing
+        assert len({m["Message-ID"] for m in smtp.mails}) == 3
+    finally:
+        a.stop()
+        b.stop()
+        redis.stop()

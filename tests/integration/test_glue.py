@@ -247,3 +247,45 @@ def test_a_webhook_erased_while_leased_is_not_sent(redis: Valkey) -> None:
         return posted
 
     assert with_live(redis, body) == []
+
+
+def test_a_step_claimed_by_a_worker_that_died_goes_out_at_most_once_and_the_plan_goes_on(
+        redis: Valkey, tmp_path: Any) -> None:
+    from server.signing import Signer
+    from server.vapid import create
+    from server.workers.followups import FollowUpWorker
+
+    cfg = config.load(doc={"sites": [{**SITE, "followups": {"push_after_s": [], "email_after_s": [60, 120]}}],
+                           "email": {"from": "Shop <shop@shop.example>"}}, env={},
+                      overrides={"redis.url": redis.url, "server.data_dir": str(tmp_path)})
+
+    async def run() -> tuple[int, list[str], list[int]]:
+        store = Store(redis.url, prefix=f"g{uuid.uuid4().hex[:8]}:")
+        await store.open()
+        sent: list[str] = []
+        try:
+            worker = FollowUpWorker(cfg, store, create(tmp_path / "vapid.pem")[0], Signer("s" * 40), clock=lambda: 1e9)
+
+            async def send(msg: Any) -> str:
+                sent.append(msg["To"])
+                return "250 OK"
+
+            worker.mailer.send = send  # type: ignore[method-assign]
+            store.sessions.save_visitor("v1", {"site": "demo", "last_seen": 1.0, "email": "ann@example.com",
+                                               "consent": "1", "last_sid": "s1"}, 3600)
+            job = {"id": "email-abc", "site": "demo", "vid": "v1", "sid": "s1", "channel": "email", "step": 1,
+                   "plan": "p1", "cart": {"count": 1, "total": 5.0, "currency": "EUR", "items": []}, "tz": "",
+                   "lang": "", "created": 10.0, "at": 70.0, "attempts": 0}
+            worker.q.enqueue(job, 70.0)
+            await store.writer.commit()
+            (leased,) = await worker.q.lease("email", 5, 100.0, 160.0)
+            assert await worker.q.claim(leased["id"])  # a worker claimed it, then died before finishing
+            (again,) = await worker.q.lease("email", 5, 200.0, 260.0)  # its lease ran out
+            await worker.handle(again)
+            pending = await worker.q.pending("demo", ["email"])
+            return len(sent), [j["id"] for j in pending], [j["step"] for j in pending]
+        finally:
+            await store.close()
+
+    sends, _, steps = run_async(run)
+    assert sends == 0 and steps == [2]  # never twice; step 2 is queued, timed from that (unconfirmed) send

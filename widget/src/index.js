@@ -8,6 +8,7 @@ import { watchActivity, watchExit } from "./signals.js";
 import { Popups } from "./popup.js";
 import { watchEmails } from "./capture.js";
 import { Nudger } from "./nudge.js";
+import { Push } from "./push.js";
 
 var VID = "linger.vid";
 var SID = "linger.sid";
@@ -26,8 +27,8 @@ var start = guard(function () {
                 popup: null };
 
   function hello() {
-    var pushState = "unsupported";
-    try { if (window.Notification) pushState = Notification.permission; } catch (e) { /* ignore */ }
+    var pushState = "unsupported"; // also when the shop hosts no worker file (data-sw): no prompt then
+    try { if (push.supported()) pushState = Notification.permission; } catch (e) { /* ignore */ }
     return {
       t: "hello", v: 1, vid: load(VID, null), sid: load(SID, null), page: current(),
       screen: { w: window.innerWidth || 0, h: window.innerHeight || 0,
@@ -39,6 +40,7 @@ var start = guard(function () {
   }
 
   var nudger = new Nudger();
+  var push = new Push(script, function (msg) { transport.sendDurable(msg); });
   var armed = null; // {how: [...], popup: {...}}: shown by the exit handler itself, no round trip
   var popups = new Popups(function (ev, p) {
     state.popup = popups.open();
@@ -47,7 +49,7 @@ var start = guard(function () {
     transport.sendDurable({ t: "email", email: address, source: "popup", field: "popup:" + p.cid,
                             consent: !!consent, consent_text: String(wording || "").slice(0, 300),
                             submitted: true });
-  });
+  }, function () { push.ask(settings.vapid_key); });
 
   function onMessage(msg) {
     state.events.push(msg.t);
@@ -57,6 +59,7 @@ var start = guard(function () {
       state.vid = msg.vid; state.sid = msg.sid; state.connected = true; state.resumed = msg.resumed;
       settings = msg.settings || settings;
       setKeep(settings.keep_params);
+      push.ready(settings);
       armed = null;
       (msg.armed || []).forEach(onMessage);
     } else if (msg.t === "nudge") {

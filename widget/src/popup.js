@@ -33,6 +33,7 @@ var CSS =
   "font-family:inherit;font-size:15px;margin:0 0 8px;color:#111;background:#fff}" +
   "label{display:flex;gap:8px;align-items:flex-start;font-size:13px;margin:0 0 12px}" +
   ".err{color:#b02a2a;font-size:13px;margin:0 0 8px}" +
+  ".row{display:flex;gap:8px;flex-wrap:wrap}.ghost{background:transparent;color:var(--fg);box-shadow:inset 0 0 0 1px #b9b9b9}" +
   ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}";
 
 var COLOR = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/;
@@ -57,8 +58,9 @@ function adopt(root) {
   }
 }
 
-// report(ev, popup) for shown/closed/clicked/submitted; email(address, consent, popup, wording) for the form
-export function Popups(report, email) {
+// report(ev, popup) for shown/closed/clicked/submitted; email(address, consent, popup, wording) for the form;
+// allow() for a push_prompt's button (the browser's own permission prompt comes only from that click)
+export function Popups(report, email, allow) {
   var cur = null;
   var self = this;
 
@@ -117,6 +119,16 @@ export function Popups(report, email) {
       box.appendChild(cta);
     }
     if (content.form && content.form.email) box.appendChild(form(p, content.form));
+    if (p.kind === "push_prompt" && allow) {
+      var row = el("div", { class: "row" });
+      var yes = el("button", { class: "btn", type: "button" }, content.button || "Turn on notifications");
+      yes.addEventListener("click", guard(function () { report("clicked", p); allow(); self.close(); }));
+      var later = el("button", { class: "btn ghost", type: "button" }, content.later || "Not now");
+      later.addEventListener("click", guard(function () { self.close(); }));
+      row.appendChild(yes);
+      row.appendChild(later);
+      box.appendChild(row);
+    }
 
     if (modal) {
       var bd = el("div", { class: "bd" });
