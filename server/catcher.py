@@ -33,6 +33,7 @@ def start(host: str, port: int, folder: Path) -> Controller:
 
     if not is_loopback(host):
         raise ValueError(f"email.catcher listens on loopback only; email.smtp_host is {host!r}")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd says a lot at INFO
     controller = Controller(_Keep(folder), hostname=host, port=port)
     controller.start()
     log.info("SMTP catcher on %s:%d keeps emails in %s", host, port, folder)

@@ -169,15 +169,20 @@ class FollowUpWorker:
         else:
             await self.email(job, conf, now)
 
-    async def sent(self, job: dict[str, Any], conf: FollowUps, result: str, now: float) -> None:
+    async def sent(self, job: dict[str, Any], conf: FollowUps, result: str, now: float, confirmed: bool = True) -> None:
         """Queue the next step (timed from this send) before finishing this one: a crash in between
-        leaves a step that finishes as sent on its next lease and queues the same next step once."""
+        leaves a step that finishes as sent on its next lease and queues the same next step once.
+        `confirmed`: the push service or mail relay accepted it (counted as delivered too)."""
         nxt = next_job(job, conf, now)
         if nxt is not None:
             self.q.enqueue(nxt, nxt["at"])
             await self.store.writer.commit()
             await self.store.followups.scheduled(job["site"], nxt["channel"], nxt["step"], nxt["id"])
-        await self.finish(job, "sent", result, now)
+        if await self.q.finish(job, {"id": job["id"], "channel": job["channel"], "step": job["step"], "status": "sent",
+                                     "why": result, "at": now, "attempts": job.get("attempts", 0)}):
+            await self.store.followups.count(job["site"], job["channel"], job["step"], "sent")
+            if confirmed:
+                await self.store.followups.count(job["site"], job["channel"], job["step"], "delivered")
 
     async def failed(self, job: dict[str, Any], result: str, now: float, retry_after: float | None = None) -> None:
         await self.q.release(job["id"])
@@ -197,14 +202,15 @@ class FollowUpWorker:
             await self.finish(job, "skipped", "no push subscription", now)
             return
         if not await self.q.claim(job["id"]):
-            await self.sent(job, conf, "sent by an earlier attempt", now)
+            await self.sent(job, conf, "sent by an earlier attempt (unconfirmed)", now, confirmed=False)
             return
         cart, shop = absolute_images(self.cfg, job["site"], job["cart"]), self.cfg.sites[job["site"]].name
         items = cart.get("items") or []
         body = f"{cart.get('count', 0)} item(s), {cart.get('total', 0):.2f} {cart.get('currency', '')}"
         if items:
             body = f"{items[0].get('name', '')}: {body}"
-        payload = push_payload(f"Your cart at {shop} is waiting", body, link(self.cfg, self.signer, job),
+        icon = self.cfg.sites[job["site"]].origins[0] + "/favicon.ico"
+        payload = push_payload(f"Your cart at {shop} is waiting", body, link(self.cfg, self.signer, job), icon=icon,
                                image=(items[0].get("image") or "") if items else "",
                                actions=(("open", "View cart"),), tag=job["plan"])
         out = await self.pusher.send(sub, payload, conf.push_ttl_s, conf.urgency, job["plan"])
@@ -241,7 +247,7 @@ class FollowUpWorker:
             await self.finish(job, "skipped", "email.from is not set", now)
             return
         if not await self.q.claim(job["id"]):
-            await self.sent(job, conf, "sent by an earlier attempt", now)
+            await self.sent(job, conf, "sent by an earlier attempt (unconfirmed)", now, confirmed=False)
             return
         unsub = self.signer.dumps("unsub", {"s": job["site"], "e": address, "n": f"email{job['step']}"})
         ctx = {"step": job["step"], "cart": absolute_images(self.cfg, job["site"], job["cart"]),

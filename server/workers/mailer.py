@@ -7,6 +7,7 @@ honour them (see the README)."""
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import time
 from email.message import EmailMessage
@@ -21,6 +22,10 @@ from ..config import Config
 
 log = logging.getLogger("linger.email")
 ROOT = Path(__file__).resolve().parents[2]
+
+# Lines fold at 998 (RFC 5322's limit), not 78: a long List-Unsubscribe URL must stay one plain token,
+# never an RFC 2047 encoded word, which mail clients do not decode in that header.
+POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 SUBJECTS = ("You left something in your cart", "Any questions about your cart? We're here to help",
             "A little something to help you finish your order")
@@ -43,7 +48,7 @@ class Mailer:
 
     def compose(self, to: str, ctx: dict[str, Any]) -> EmailMessage:
         step = ctx["step"]
-        msg = EmailMessage()
+        msg = EmailMessage(policy=POLICY)
         msg["From"] = self.cfg.email.from_
         msg["To"] = to
         msg["Subject"] = SUBJECTS[min(step, len(SUBJECTS)) - 1]
@@ -70,9 +75,10 @@ class Mailer:
         tls = {"tls": {"use_tls": True}, "starttls": {"start_tls": True}, "none": {"start_tls": False},
                "auto": {"start_tls": None}}[e.tls]
         try:
-            errors, answer = await aiosmtplib.send(
-                msg, hostname=e.smtp_host, port=e.smtp_port, username=e.username or None,
-                password=e.password or None, timeout=e.timeout_s, **tls)  # type: ignore[arg-type]
+            errors, answer = await aiosmtplib.send(  # as bytes: aiosmtplib would fold headers at 78 again
+                msg.as_bytes(policy=POLICY), sender=parseaddr(str(msg["From"]))[1],
+                recipients=[parseaddr(str(msg["To"]))[1]], hostname=e.smtp_host, port=e.smtp_port,
+                username=e.username or None, password=e.password or None, timeout=e.timeout_s, **tls)  # type: ignore[arg-type]
         except aiosmtplib.SMTPRecipientsRefused as err:
             codes = [r.code for r in err.recipients]
             if codes and all(500 <= c < 600 for c in codes):

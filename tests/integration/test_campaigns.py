@@ -174,12 +174,13 @@ def test_demo_seed_campaigns_load_once(tmp_path: Path) -> None:
     srv = Server(tmp_path, FAST, site={"seed_campaigns": str(ROOT / "server" / "demo_campaigns.toml")}).start()
     try:
         ids = {c["id"] for c in api(srv, "GET", "/api/v1/campaigns?site=demo").json()["campaigns"]}
-        assert ids == {"welcome15", "exit-cart50", "checkout-help", "product-hint", "welcome-back"}
+        assert ids == {"welcome15", "exit-cart50", "checkout-help", "product-hint", "welcome-back",
+                       "push-prompt"}
         assert api(srv, "DELETE", "/api/v1/campaigns/welcome15?site=demo").status_code == 200
         srv.stop()
         srv.start()
         ids = {c["id"] for c in api(srv, "GET", "/api/v1/campaigns?site=demo").json()["campaigns"]}
-        assert "welcome15" not in ids and len(ids) == 4  # not seeded again
+        assert "welcome15" not in ids and len(ids) == 5  # not seeded again
     finally:
         srv.stop()
 

@@ -30,14 +30,24 @@ CART = {"t": "cart", "items": [{"id": "sku-1", "name": "Red <b>shoe</b>", "price
 class Catcher:
     def __init__(self) -> None:
         self.mails: list[email.message.EmailMessage] = []
+        self.raw: list[bytes] = []
+        self.reject: set[str] = set()
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          options: list[str]) -> str:
+        if address in self.reject:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
+            self.raw.append(envelope.content)
             self.mails.append(msg)  # type: ignore[arg-type]
         return "250 OK"
 
@@ -102,6 +112,7 @@ def test_a_shopper_who_leaves_gets_the_push_then_three_emails(tmp_path: Path, st
         h = push["headers"]
         assert int(h["ttl"]) == 86400 and h["urgency"] == "normal" and 0 < len(h["topic"]) <= 32
 
+        assert all(b"=?utf-8?" not in raw.split(b"\r\n\r\n")[0] for raw in smtp.raw)  # headers stay plain text
         first, second, third = smtp.mails
         for n, mail in enumerate(smtp.mails, 1):
             assert mail["To"] == "ann@example.com" and mail["From"] == "Demo Shop <shop@shop.example>"
@@ -250,3 +261,21 @@ def test_two_instances_send_each_step_exactly_once_and_kill_9_loses_nothing(tmp_
         a.stop()
         b.stop()
         redis.stop()
+
+
+def test_an_address_the_server_refuses_for_good_gets_nothing_more(tmp_path: Path, stand: PushStandIn,
+                                                                  smtp: Catcher) -> None:
+    smtp.reject.add("ann@example.com")
+    srv = server(tmp_path, stand, smtp, push=[], mails=[0.2, 0.2]).start()
+    try:
+        ready, _ = shop_and_leave(srv, stand)
+        (failed,) = wait_for(lambda: [e for e in overview(srv)["log"] if e["status"] == "failed"], timeout=10)
+        assert "undeliverable: refused: 550" in failed["why"] and smtp.mails == []
+        assert overview(srv)["pending"] == []  # no later step after a permanent failure
+        ws, _ = open_session(srv, vid=ready["vid"])  # another visit, another abandoned cart
+        with ws:
+            send(ws, CART)
+        skipped = wait_for(lambda: [e for e in overview(srv)["log"] if e["status"] == "skipped"], timeout=10)
+        assert "undeliverable" in skipped[0]["why"] and smtp.mails == []
+    finally:
+        srv.stop()
