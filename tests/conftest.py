@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pushstand import PushStandIn
 from tests.support import FAST, Server
 
 
@@ -21,3 +22,11 @@ def fresh_server(tmp_path: Path) -> Iterator[Server]:
     srv = Server(tmp_path, FAST)
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def stand() -> Iterator[PushStandIn]:
+    """A push-service stand-in (tests/pushstand.py): decrypts payloads, checks VAPID JWTs."""
+    s = PushStandIn()
+    yield s
+    s.close()

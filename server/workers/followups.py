@@ -25,6 +25,7 @@ from ..health import Health
 from ..signing import Signer
 from ..store import Store, StoreError
 from ..vapid import VapidKey
+from .loop import run_polling
 from .mailer import Mailer, Permanent, Temporary
 from .pusher import Pusher
 
@@ -80,19 +81,7 @@ class FollowUpWorker:
         await self.pusher.close()
 
     async def _run(self) -> None:
-        poll = self.cfg.followups.poll_ms / 1000
-        while True:
-            try:
-                await self.fill()
-                self.health.ok("follow-up queue")
-            except (StoreError, OSError) as e:
-                self.health.fail("follow-up queue", e)
-            self._freed.clear()
-            try:
-                async with asyncio.timeout(poll):
-                    await self._freed.wait()
-            except TimeoutError:
-                pass
+        await run_polling(self.fill, self.cfg.followups.poll_ms / 1000, self.health, "follow-up queue", self._freed)
 
     async def fill(self) -> int:
         free = self.cfg.followups.parallel - len(self.running)

@@ -25,6 +25,7 @@ from ..core.alerts import endpoint_of, next_attempt, sign
 from ..health import Health
 from ..redact import redact_endpoint, redact_text
 from ..store import Store, StoreError
+from .loop import run_polling
 
 log = logging.getLogger("linger.webhooks")
 MAX_ANSWER = 64 * 1024  # bytes of an endpoint's answer read at most
@@ -72,19 +73,7 @@ class Deliverer:
         await self.client.aclose()
 
     async def _run(self) -> None:
-        poll = self.cfg.webhooks.poll_ms / 1000
-        while True:
-            try:
-                await self.fill()
-                self.health.ok("webhook queue")
-            except (StoreError, OSError) as e:
-                self.health.fail("webhook queue", e)
-            self._freed.clear()
-            try:  # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation (shutdown)
-                async with asyncio.timeout(poll):
-                    await self._freed.wait()
-            except TimeoutError:
-                pass
+        await run_polling(self.fill, self.cfg.webhooks.poll_ms / 1000, self.health, "webhook queue", self._freed)
 
     async def fill(self) -> int:
         """Start attempts in the free slots: endpoints with something due, most overdue first, each

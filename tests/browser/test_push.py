@@ -60,13 +60,6 @@ def received_frames(page: Any) -> list[str]:
 
 
 @pytest.fixture
-def stand() -> Iterator[PushStandIn]:
-    s = PushStandIn()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def push_shop(tmp_path: Path, stand: PushStandIn) -> Iterator[Server]:
     srv = Server(tmp_path, FAST | {"push": {"allowed_hosts": [f"127.0.0.1:{stand.port}"],
                                             "vapid_sub": "mailto:ops@shop.example"}},

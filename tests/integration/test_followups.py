@@ -53,13 +53,6 @@ class Catcher:
 
 
 @pytest.fixture
-def stand() -> Iterator[PushStandIn]:
-    s = PushStandIn()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def smtp() -> Iterator[Catcher]:
     c = Catcher()
     yield c

@@ -194,3 +194,19 @@ def test_a_bad_message_or_a_failing_handler_never_ends_the_subscription(redis: V
             await asyncio.gather(task, return_exceptions=True)
 
     assert scenario(redis, body) == [[1], {"ok": 1}]
+
+
+def test_a_subscription_failing_n_times_in_a_row_is_dropped_and_a_success_resets_the_count(redis: Valkey) -> None:
+    async def body(store: Store) -> tuple[list[bool], bool, Any]:
+        fs = store.followups
+        sub = {"endpoint": "https://fcm.googleapis.com/a", "keys": {"p256dh": "k", "auth": "a"}}
+        fs.subscribe("v1", sub, "key1", 1.0, 3600)
+        await store.writer.commit()
+        first = [await fs.push_failed("v1", sub["endpoint"], 3) for _ in range(2)]
+        await fs.push_worked("v1", sub["endpoint"])  # a success in between: the count starts again
+        again = [await fs.push_failed("v1", sub["endpoint"], 3) for _ in range(3)]
+        other = await fs.push_failed("v1", "https://fcm.googleapis.com/other", 1)  # not the stored one: no effect
+        return first + again, other, await fs.subscription("v1")
+
+    fails, other, left = scenario(redis, body)
+    assert fails == [False, False, False, False, True] and other is False and left is None
