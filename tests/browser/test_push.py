@@ -24,12 +24,15 @@ PROMPT = {"id": "ask", "name": "Ask", "kind": "push_prompt", "status": "live", "
 # Stands in for the browser's permission prompt and push service, which headless Chromium here lacks.
 STUB = """
 (() => {
-  let perm = "default";
+  let perm = window.__perm || "default";
   Object.defineProperty(Notification, "permission", {configurable: true, get: () => perm});
   Notification.requestPermission = () => { window.__asked = (window.__asked || 0) + 1; perm = "granted";
                                            return Promise.resolve("granted"); };
   const SUB = %s;
-  let current = null;
+  let current = window.__old ? {endpoint: "https://old.example/x", options: {applicationServerKey: new Uint8Array(65)},
+                                toJSON() { return {endpoint: "https://old.example/x", keys: SUB.keys}; },
+                                unsubscribe() { window.__dropped = 1; current = null; return Promise.resolve(true); }}
+                             : null;
   PushManager.prototype.getSubscription = function () { return Promise.resolve(current); };
   PushManager.prototype.subscribe = function (opts) {
     window.__key = Array.from(new Uint8Array(opts.applicationServerKey));
@@ -124,5 +127,23 @@ def test_the_real_worker_shows_a_push_delivered_over_devtools(browser: Any, push
             const reg = await navigator.serviceWorker.getRegistration('/linger/');
             return (await reg.getNotifications()).length === 2;
         })()"""), timeout=10)
+    finally:
+        ctx.close()
+
+
+def test_a_subscription_made_with_another_key_is_replaced_on_the_next_visit(browser: Any, push_shop: Server,
+                                                                          stand: PushStandIn) -> None:
+    ctx = browser.new_context()
+    sub = stand.subscribe()
+    ctx.add_init_script("window.__perm = 'granted'; window.__old = true;")  # granted earlier, under an old key
+    ctx.add_init_script(STUB % json.dumps(sub))
+    page = ctx.new_page()
+    frames = sent_frames(page)
+    try:
+        page.goto(f"{push_shop.url}/demo")
+        page.wait_for_function(f"localStorage.getItem('linger.push') && {OUTBOX} === 0")
+        assert page.evaluate("window.__dropped") == 1 and page.evaluate("window.__asked || 0") == 0
+        (msg,) = decoded(frames, "push")
+        assert msg["sub"]["endpoint"] == sub["endpoint"]  # the new subscription, on the server's key
     finally:
         ctx.close()
