@@ -51,10 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m server", description="Linger engagement server")
     ap.add_argument("command", nargs="?", default="run",
                     choices=["run", "check-config", "config-docs", "campaigns", "doctor", "init", "vapid",
-                             "email-test"])
+                             "email-test", "user"])
     ap.add_argument("args", nargs="*", help="campaigns: export|import FILE (- for stdout/stdin); vapid: show|rotate; "
                     "email-test: ADDRESS")
     ap.add_argument("--site", help="campaigns: the site (default: the first in the config)")
+    ap.add_argument("--role", default="merchant", help="user add: admin, merchant or ops")
+    ap.add_argument("--sites", default="", help="user add: comma-separated site keys (default: the first site)")
+    ap.add_argument("--password-stdin", action="store_true", help="user add|passwd: read the password from stdin")
     ap.add_argument("--config", help="path to config.toml (default: $LINGER_CONFIG or ./config.toml)")
     ap.add_argument("--readme", help="config-docs: rewrite the settings table in this file")
     args = ap.parse_args(argv)
@@ -95,6 +98,17 @@ def main(argv: list[str] | None = None) -> int:
         from .cli import vapid_cli
 
         return vapid_cli(cfg, args.args[0])
+    if args.command == "user":
+        if not args.args or args.args[0] not in ("add", "passwd", "list", "remove") or \
+                (args.args[0] != "list" and len(args.args) != 2):
+            ap.error("usage: python -m server user add EMAIL [--role merchant] [--sites demo] | passwd EMAIL | "
+                     "list | remove EMAIL")
+        import asyncio
+
+        from .cli_users import user_cli
+
+        return asyncio.run(user_cli(cfg, args.args[0], args.args[1] if len(args.args) > 1 else "", args.role,
+                                    args.sites, args.password_stdin))
     if args.command == "email-test":
         if len(args.args) != 1:
             ap.error("usage: python -m server email-test ADDRESS")

@@ -25,10 +25,12 @@ from .config import Config
 from .core.campaigns import CampaignError, parse_campaigns_toml
 from .embedded import EmbeddedRedis
 from .health import Health
-from .http import alerts, campaigns, errors, followups, leads, sessions
+from .http import admin, alerts, audit, campaigns, errors, followups, leads, sessions
+from .http.admin.session import ConsoleHeaders
 from .janitor import Janitor
 from .live import Live
 from .metrics import Metrics
+from .services.accounts import seed_demo
 from .signing import Signer, load_secret
 from .store import Retention, Store, StoreError
 from .vapid import VapidError, at_start
@@ -113,6 +115,8 @@ def create_app(cfg: Config) -> Starlette:
             live = Live(cfg, store, metrics, health=health)
             live.vapid_public = key.public
             await live.start(seed_campaigns(cfg))
+            if await seed_demo(store, cfg):
+                log.info("demo accounts added for the demo site (password in the README; loopback only)")
             deliverer = Deliverer(cfg, store, health)
             await deliverer.migrate()
             deliverer.start()
@@ -158,6 +162,7 @@ def create_app(cfg: Config) -> Starlette:
         Route("/api/v1/campaigns/{cid}", campaigns.one, methods=["GET", "PUT", "DELETE"]),
         Route("/api/v1/campaigns/{cid}/stats", campaigns.stats),
         Route("/api/v1/followups", followups.overview),
+        Route("/api/v1/audit", audit.audit),
         Route("/f/c/{token}", followups.click),
         Route("/f/u/{token}", followups.unsubscribe, methods=["GET", "POST"]),
         Route("/sw.js", followups.service_worker),
@@ -165,10 +170,12 @@ def create_app(cfg: Config) -> Starlette:
         Route("/metrics", sessions.metrics),
         Route("/widget.js", demo.widget_js),
     ]
+    routes += admin.routes()
     if cfg.server.demo:
         routes += demo.routes()
     routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WidgetSocketFastPath)],
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(WidgetSocketFastPath), Middleware(ConsoleHeaders)],
                     exception_handlers={HTTPException: errors.render_error, StoreError: errors.render_unavailable})
     app.state.cfg = cfg
     app.state.metrics = metrics

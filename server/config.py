@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .config_checks import DEMO_TOKEN, ApiToken, ConfigError, Setting, Webhook, _vapid_sub
+from .config_features import AdminSettings
+from .config_fields import key_of
 from .config_site import SITE_SETTINGS, Site
 from .config_table import (
     ENV_OVERRIDES,
@@ -31,7 +33,6 @@ from .config_table import (
     ServerSettings,
     TimingSettings,
     WebhookSettings,
-    key_of,
 )
 
 __all__ = ["DEMO_TOKEN", "SETTINGS", "SITE_SETTINGS", "ApiToken", "Config", "ConfigError", "Setting", "Site",
@@ -53,6 +54,7 @@ class Config:
     push: PushSettings
     email: EmailSettings
     followups: FollowupSettings
+    admin: AdminSettings
     sites: dict[str, Site]
     path: Path | None = None
     warnings: list[str] = field(default_factory=list)  # renamed keys still in use, and the like: logged at start

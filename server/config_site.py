@@ -18,7 +18,8 @@ from .config_checks import (
     _target,
     _webhooks,
 )
-from .config_table import ORIGIN_RE, _table, setting
+from .config_fields import _table, setting
+from .config_table import ORIGIN_RE
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any
 
 import orjson
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -156,7 +157,7 @@ class Conn:
                 return None
 
 
-def client_ip(ws: WebSocket) -> str:
+def client_ip(ws: HTTPConnection) -> str:
     """The client address that per-address limits count (uvicorn takes it from X-Forwarded-For only
     for server.forwarded_allow_ips). IPv6 clients count per /64: one host usually holds a whole one."""
     host = ws.client.host if ws.client else ""

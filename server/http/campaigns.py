@@ -52,8 +52,12 @@ async def list_or_create(request: Request) -> Response:
     return await _save(request, site, camp, 201)
 
 
+def _who(request: Request) -> str:
+    return f"api token {request.state.token.name!r}"
+
+
 async def _save(request: Request, site: str, camp: Campaign, status: int) -> Response:
-    return json(await campaigns.save(live_of(request), site, camp), status)
+    return json(await campaigns.save(live_of(request), site, camp, _who(request)), status)
 
 
 @guard
@@ -70,7 +74,7 @@ async def one(request: Request) -> Response:
     if current is None:
         raise ApiError(404, "not_found", f"no campaign {cid!r} on site {site!r}")
     if request.method == "DELETE":
-        await campaigns.delete(live, site, cid)
+        await campaigns.delete(live, site, cid, _who(request))
         return json({"deleted": cid})
     return json(current)
 

@@ -29,6 +29,10 @@ async def render_error(request: Request, exc: Exception) -> Response:
     """The one place errors become responses: JSON under /api, Starlette's plain text elsewhere."""
     assert isinstance(exc, HTTPException)
     if not isinstance(exc, ApiError):
+        if request.url.path.startswith(("/admin", "/ops")):
+            from .admin.pages import error_page
+
+            return await error_page(request, exc.status_code, str(exc.detail))
         if not request.url.path.startswith("/api/"):
             return Response(exc.detail, status_code=exc.status_code, headers=exc.headers)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")

@@ -61,7 +61,7 @@ class Executor:
             case Cancel(kind=kind):
                 self.store.timers.cancel(kind, sess.sid)
             case Count(cid=cid, var=var, counts=counts):
-                self.store.campaigns.count(sess.site, cid, var, counts)
+                self.store.campaigns.count(sess.site, cid, var, counts, now)
             case Record(kind=kind, data=data):
                 rid = f"{sess.vid}.{cause}" if cause else None  # a retried write lands once
                 self.store.records.add(kind, sess.site, sess.vid, data, now, rid=rid)

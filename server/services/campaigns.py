@@ -11,6 +11,7 @@ from ..core.campaigns import Campaign, parse_campaign
 from ..core.stats import campaign_results
 from ..live import Live
 from ..store import Store
+from .accounts import audit
 
 
 def listed(live: Live, site: str) -> list[dict[str, Any]]:
@@ -23,15 +24,41 @@ async def stored(live: Live, site: str, cid: str) -> dict[str, Any] | None:
     return await live.store.campaigns.load(site, cid)
 
 
-async def save(live: Live, site: str, camp: Campaign) -> dict[str, Any]:
-    await live.store.campaigns.save(site, camp.to_dict())
+async def save(live: Live, site: str, camp: Campaign, who: str) -> dict[str, Any]:
+    """Store it (every instance reloads and re-decides for live shoppers) and audit the change."""
+    before = await live.store.campaigns.load(site, camp.id)
+    after = camp.to_dict()
+    await live.store.campaigns.save(site, after)
     await live.campaigns_changed(site)  # this instance at once; the others through pub/sub
-    return camp.to_dict()
+    if before != after:
+        await audit(live.store, site, who, "campaign.added" if before is None else "campaign.saved", camp.id,
+                    before, after)
+    return after
 
 
-async def delete(live: Live, site: str, cid: str) -> None:
+async def set_status(live: Live, site: str, cid: str, status: str, who: str) -> dict[str, Any] | None:
+    """Pause or resume (the campaign as stored, its status changed and validated again)."""
+    raw = await live.store.campaigns.load(site, cid)
+    if raw is None:
+        return None
+    return await save(live, site, parse_campaign({**raw, "status": status}), who)
+
+
+async def delete(live: Live, site: str, cid: str, who: str) -> None:
+    before = await live.store.campaigns.load(site, cid)
     await live.store.campaigns.delete(site, cid)
     await live.campaigns_changed(site)
+    if before is not None:
+        await audit(live.store, site, who, "campaign.deleted", cid, before, None)
+
+
+async def last_days(live: Live, site: str, camp: dict[str, Any], days: int = 7) -> dict[str, float]:
+    """Impressions, conversion rate and revenue over the last `days` UTC days, all variants."""
+    counts = await live.store.campaigns.stats_since(site, camp["id"], days, live.clock())
+    shown = sum(v for k, v in counts.items() if k.endswith(":shown"))
+    conv = sum(v for k, v in counts.items() if k.endswith(":conversion"))
+    revenue = sum(v for k, v in counts.items() if k.endswith(":revenue"))
+    return {"impressions": shown, "conversion_rate": conv / shown if shown else 0.0, "revenue": round(revenue, 2)}
 
 
 async def results(live: Live, site: str, camp: dict[str, Any]) -> dict[str, Any]:

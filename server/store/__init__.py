@@ -34,6 +34,7 @@ from .queue import Queue
 from .records import Records
 from .sessions import SessionStore
 from .timers import Timers
+from .users import Users
 from .writer import WriteFailed, Writer
 
 log = logging.getLogger("linger.store")
@@ -79,6 +80,7 @@ class Store:
         self.instances = Instances(self.r, self.writer, self.k)
         self.followups = FollowUpStore(self.r, self.writer, self.k)
         self.sessions = SessionStore(self.r, self.writer, self.k)
+        self.users = Users(self.r, self.k)
         self.appendonly: str = "unknown"
 
     def queue(self, name: str) -> Queue:

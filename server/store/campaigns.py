@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -9,6 +10,8 @@ import redis.asyncio as aioredis
 
 from .keys import Keys
 from .writer import Writer
+
+DAY_KEEP_S = 40 * 86400
 
 
 class Campaigns:
@@ -45,16 +48,32 @@ class Campaigns:
             await self.r.hset(self.k.campaigns(site), mapping={c["id"]: orjson.dumps(c) for c in camps})
         return True
 
-    def count(self, site: str, cid: str, var: str, counts: dict[str, float]) -> None:
-        """Queue increments of the campaign's per-variant counters ("shown": 1, "revenue": 89.0, ...)."""
+    def count(self, site: str, cid: str, var: str, counts: dict[str, float], now: float) -> None:
+        """Queue increments of the campaign's per-variant counters ("shown": 1, "revenue": 89.0, ...),
+        in all and for the UTC day (kept 40 days, for "the last 7 days")."""
         if not self.writer.in_guard:  # increments are not idempotent: only the once-only path may count
             raise RuntimeError("campaign counters are only written inside store.applying()")
-        key = self.k.campaign_stats(site, cid)
-        for name, n in counts.items():
-            if isinstance(n, int):
-                self.writer.cmd("HINCRBY", key, f"{var}:{name}", n)
-            else:
-                self.writer.cmd("HINCRBYFLOAT", key, f"{var}:{name}", repr(n))
+        day = self.k.campaign_day(site, cid, time.strftime("%Y%m%d", time.gmtime(now)))
+        for key in (self.k.campaign_stats(site, cid), day):
+            for name, n in counts.items():
+                if isinstance(n, int):
+                    self.writer.cmd("HINCRBY", key, f"{var}:{name}", n)
+                else:
+                    self.writer.cmd("HINCRBYFLOAT", key, f"{var}:{name}", repr(n))
+        self.writer.cmd("EXPIRE", day, DAY_KEEP_S)
+
+    async def stats_since(self, site: str, cid: str, days: int, now: float) -> dict[str, float]:
+        """The counters of the last `days` UTC days (today included), summed."""
+        keys = [self.k.campaign_day(site, cid, time.strftime("%Y%m%d", time.gmtime(now - n * 86400)))
+                for n in range(days)]
+        pipe = self.r.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        out: dict[str, float] = {}
+        for raw in await pipe.execute():
+            for k, x in raw.items():
+                out[k.decode()] = out.get(k.decode(), 0.0) + float(x)
+        return out
 
     async def stats(self, site: str, cid: str) -> dict[str, float]:
         raw = await self.r.hgetall(self.k.campaign_stats(site, cid))

@@ -28,6 +28,12 @@
 | `fustat:{site}`         | hash   | "{channel}{step}:{what}" -> count (scheduled, sent, clicked, ...), ":revenue" sums | steps of the plan |
 | `fusched:{site}:{step}` | hll    | ids of the follow-up jobs scheduled for a step (counted once each) | 12 KB each |
 | `fuclk:{site}:{plan}:{step}` | string | set at the first click on a step of a plan (clicks counted once) | TTL 30 days |
+| `user:{email}`          | string | an admin/ops account: email, role, sites, argon2id hash, created | until deleted |
+| `users`                 | set    | every account's email                                          | accounts |
+| `asess:{id}`            | string | a login session {email, csrf, created, ip}                      | TTL admin.idle_timeout_s, restarted by each request |
+| `lfail:{who}`           | string | failed logins of an address ("ip:…") or account ("acct:…")      | TTL admin.lockout_s from the first failure |
+| `audit:{site}`          | list   | every change made in the admin or API: who, what, when, before/after ("*" for accounts) | 10,000 entries |
+| `cstatd:{site}:{cid}:{day}` | hash | a campaign's counters of one UTC day (the admin's last 7 days) | TTL 40 days |
 | `vapid`                 | string | the VAPID public key subscriptions were made with (start refuses another silently) | one key |
 | `camp:{site}`           | hash   | campaign id -> campaign JSON                                   | merchant-made |
 | `campseed:{site}`       | string | set once the site's seed campaigns were loaded                 | one per site |
@@ -146,6 +152,25 @@ class Keys:
 
     def followup_click(self, site: str, plan: str, step: str) -> str:
         return f"{self.p}fuclk:{site}:{plan}:{step}"
+
+    def user(self, email: str) -> str:
+        return f"{self.p}user:{email}"
+
+    @property
+    def users(self) -> str:
+        return f"{self.p}users"
+
+    def admin_session(self, sid: str) -> str:
+        return f"{self.p}asess:{sid}"
+
+    def login_failures(self, name: str) -> str:
+        return f"{self.p}lfail:{name}"
+
+    def audit(self, site: str) -> str:
+        return f"{self.p}audit:{site}"
+
+    def campaign_day(self, site: str, cid: str, day: str) -> str:
+        return f"{self.p}cstatd:{site}:{cid}:{day}"
 
     @property
     def vapid(self) -> str:

@@ -60,7 +60,7 @@ def test_counters_can_only_be_written_on_the_once_only_path(tmp_path: Path) -> N
         await store.open()
         try:
             with pytest.raises(RuntimeError, match="only written inside store.applying"):
-                store.campaigns.count("demo", "c1", "a", {"shown": 1})
+                store.campaigns.count("demo", "c1", "a", {"shown": 1}, 1.0)
         finally:
             await store.close()
 

@@ -1,0 +1,130 @@
+"""The merchant admin's pages: sign-in, the campaign list (pause and resume), the audit log."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from ...services import accounts
+from ...services import campaigns as campaign_service
+from ...ws import client_ip
+from .session import current, end, same_origin, signed_in, start
+
+ROOT = Path(__file__).resolve().parents[3]
+templates = Jinja2Templates(directory=ROOT / "templates")
+templates.env.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(t))) if t else ""
+
+
+def render(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
+    user = getattr(request.state, "user", None)
+    cfg = request.app.state.cfg
+    sites = accounts.sites_of(user, cfg) if user else []
+    return templates.TemplateResponse(request, f"admin/{name}", {
+        "user": user, "csrf": getattr(request.state, "csrf", ""), "sites": [(s, cfg.sites[s].name) for s in sites],
+        "can": (lambda action, site=None: accounts.can(user, action, site)) if user else (lambda *a: False),
+        **ctx}, status_code=status)
+
+
+def site_of(request: Request) -> str:
+    """The ?site= this person may see (their first site by default); others are 404."""
+    user, cfg = request.state.user, request.app.state.cfg
+    mine = accounts.sites_of(user, cfg)
+    site = request.query_params.get("site") or (mine[0] if mine else "")
+    if site not in mine:
+        raise HTTPException(404, "There is no such site, or it is not one of yours.")
+    return site
+
+
+def _next(raw: str | None) -> str:
+    """Where to go after signing in: only a path of ours (never another site: no open redirect)."""
+    return raw if raw and raw.startswith("/admin") and not raw.startswith("//") and "\\" not in raw else "/admin"
+
+
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        if await current(request) is not None:
+            return RedirectResponse(_next(request.query_params.get("next")), status_code=303)
+        return render(request, "login.html", values={}, errors={}, next=request.query_params.get("next", ""),
+                      signed_out="signed_out" in request.query_params)
+    form = await request.form()
+    email, password = str(form.get("email", ""))[:254], str(form.get("password", ""))[:1024]
+    to = _next(str(form.get("next", "")))
+    if not same_origin(request):
+        raise HTTPException(403, "This form did not come from this page. Reload and try again.")
+    errors: dict[str, str] = {}
+    if not email.strip():
+        errors["email"] = "Enter your email address."
+    if not password:
+        errors["password"] = "Enter your password."
+    if not errors:
+        try:
+            user = await accounts.sign_in(request.app.state.live.store, request.app.state.cfg, email, password,
+                                          client_ip(request))
+            return await start(request, user, to)
+        except accounts.SignInRefused as e:
+            errors[e.field or "form"] = e.msg
+    return render(request, "login.html", status=400 if errors.keys() - {"form"} else 429 if "Too many" in
+                  errors.get("form", "") else 400, values={"email": email}, errors=errors, next=to, signed_out=False)
+
+
+@signed_in
+async def logout(request: Request) -> Response:
+    return await end(request)
+
+
+@signed_in
+async def home(request: Request) -> Response:
+    return RedirectResponse(f"/admin/campaigns?site={quote(site_of(request))}", status_code=303)
+
+
+@signed_in
+async def campaign_list(request: Request) -> Response:
+    site = site_of(request)
+    live = request.app.state.live
+    rows = []
+    for raw in sorted(await live.store.campaigns.load_all(site), key=lambda c: (-c.get("priority", 0), c["id"])):
+        rows.append({**raw, "week": await campaign_service.last_days(live, site, raw)})
+    return render(request, "campaigns.html", site=site, site_name=request.app.state.cfg.sites[site].name,
+                  campaigns=rows, changed=request.query_params.get("changed", ""))
+
+
+@signed_in
+async def campaign_status(request: Request) -> Response:
+    site = site_of(request)
+    if not accounts.can(request.state.user, "edit_campaigns", site):
+        raise HTTPException(403, "Your role can look at campaigns but not change them.")
+    form = await request.form()
+    status = str(form.get("status", ""))
+    if status not in ("live", "paused"):
+        raise HTTPException(400, "Choose live or paused.")
+    cid = request.path_params["cid"]
+    saved = await campaign_service.set_status(request.app.state.live, site, cid, status,
+                                              request.state.user["email"])
+    if saved is None:
+        raise HTTPException(404, "There is no such campaign.")
+    return RedirectResponse(f"/admin/campaigns?site={quote(site)}&changed={quote(cid)}", status_code=303)
+
+
+@signed_in
+async def audit_log(request: Request) -> Response:
+    site = site_of(request)
+    store = request.app.state.live.store
+    entries = await store.users.audit_log(site)
+    if accounts.can(request.state.user, "users"):
+        entries = sorted(entries + await store.users.audit_log("*"), key=lambda e: -e["at"])[:200]
+    return render(request, "audit.html", site=site, site_name=request.app.state.cfg.sites[site].name,
+                  entries=entries)
+
+
+async def error_page(request: Request, status: int, message: str) -> Response:
+    found = await current(request)
+    if found is not None:
+        request.state.user, request.state.csrf = found[0], found[1]["csrf"]
+    return render(request, "error.html", status=status, status_code=status, message=message)

@@ -1,0 +1,158 @@
+"""The merchant admin over HTTP against a real server: sign-in, sessions, CSRF and Origin checks,
+roles, lock-out, the audit log, headers, and shopper or merchant text rendered inert."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support import FAST, ROOT, Server, call
+
+pytestmark = pytest.mark.integration
+PASSWORD = "demo-password-change-me"
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = Server(tmp_path_factory.mktemp("admin"), FAST | {"admin": {"attempts_per_account": 3}},
+               site={"seed_campaigns": str(ROOT / "server" / "demo_campaigns.toml")},
+               more_sites=[{"key": "other", "name": "Other shop", "origins": ["https://other.example"]}]).start()
+    yield s
+    s.stop()
+
+
+OPEN: list[httpx.Client] = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
+def client(srv: Server) -> httpx.Client:
+    c = httpx.Client(base_url=srv.url, headers={"origin": srv.url}, timeout=10)
+    OPEN.append(c)
+    return c
+
+
+def sign_in(srv: Server, email: str, password: str = PASSWORD) -> httpx.Client:
+    c = client(srv)
+    r = c.post("/admin/login", data={"email": email, "password": password, "next": "/admin"})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def csrf(page: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+def test_a_visitor_who_is_not_signed_in_gets_the_sign_in_form(srv: Server) -> None:
+    r = httpx.get(f"{srv.url}/admin/campaigns?site=demo", follow_redirects=True)
+    assert r.status_code == 200 and r.url.path == "/admin/login"
+    assert 'name="email"' in r.text and 'name="password"' in r.text
+    h = r.headers
+    csp = h["content-security-policy"]
+    assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp and h["x-content-type-options"] == "nosniff"
+
+
+def test_sign_in_errors_are_next_to_the_field_and_the_cookie_is_strict(srv: Server) -> None:
+    c = client(srv)
+    r = c.post("/admin/login", data={"email": "merchant@demo.example", "password": ""})
+    assert r.status_code == 400 and 'id="password-error"' in r.text and "Enter your password." in r.text
+    assert 'value="merchant@demo.example"' in r.text  # what was typed stays
+    r = c.post("/admin/login", data={"email": "merchant@demo.example", "password": PASSWORD})
+    cookie = r.headers["set-cookie"].lower()
+    assert r.status_code == 303 and "httponly" in cookie and "samesite=lax" in cookie and "max-age" not in cookie
+    assert "Campaigns" in c.get("/admin/campaigns?site=demo").text
+
+
+def test_a_forged_post_fails_and_changes_nothing(srv: Server) -> None:
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/campaigns?site=demo").text
+    no_token = c.post("/admin/campaigns/welcome15/status?site=demo", data={"status": "paused"})
+    assert no_token.status_code == 403
+    other_origin = c.post("/admin/campaigns/welcome15/status?site=demo", data={"status": "paused", "csrf": csrf(page)},
+                          headers={"origin": "https://evil.example"})
+    assert other_origin.status_code == 403
+    assert call(srv, "GET", "/api/v1/campaigns/welcome15?site=demo").json()["status"] == "live"
+
+
+def test_a_merchant_pauses_a_campaign_and_it_is_audited(srv: Server) -> None:
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/campaigns?site=demo").text
+    r = c.post("/admin/campaigns/product-hint/status?site=demo", data={"status": "paused", "csrf": csrf(page)})
+    assert r.status_code == 303
+    assert call(srv, "GET", "/api/v1/campaigns/product-hint?site=demo").json()["status"] == "paused"
+    audit = c.get("/admin/audit?site=demo").text
+    assert "merchant@demo.example" in audit and "campaign.saved" in audit and "product-hint" in audit
+    api = call(srv, "GET", "/api/v1/audit?site=demo").json()["entries"]
+    assert api[0]["who"] == "merchant@demo.example" and api[0]["before"]["status"] == "live"
+    assert api[0]["after"]["status"] == "paused"
+    c.post("/admin/campaigns/product-hint/status?site=demo", data={"status": "live", "csrf": csrf(page)})
+
+
+def test_roles_ops_cannot_change_campaigns_and_nobody_sees_another_sites(srv: Server) -> None:
+    ops = sign_in(srv, "ops@demo.example")
+    page = ops.get("/admin/campaigns?site=demo").text
+    assert "Pause" not in page  # no controls it may not use
+    r = ops.post("/admin/campaigns/welcome15/status?site=demo", data={"status": "paused", "csrf": csrf(page)})
+    assert r.status_code == 403 and "Not allowed" in r.text
+    merchant = sign_in(srv, "merchant@demo.example")
+    assert merchant.get("/admin/campaigns?site=other").status_code == 404
+    admin = sign_in(srv, "admin@demo.example")
+    assert admin.get("/admin/campaigns?site=other").status_code == 200
+
+
+def test_too_many_failures_lock_the_account_with_a_clear_message(srv: Server) -> None:
+    c = client(srv)
+    for _ in range(3):
+        r = c.post("/admin/login", data={"email": "ops@demo.example", "password": "wrong-password"})
+        assert r.status_code == 400 and "Wrong email or password." in r.text
+    r = c.post("/admin/login", data={"email": "ops@demo.example", "password": PASSWORD})
+    assert r.status_code == 429 and "Too many failed sign-ins for this account. Try again in" in r.text
+
+
+def test_sign_out_ends_the_session_for_good(srv: Server) -> None:
+    c = sign_in(srv, "admin@demo.example")
+    page = c.get("/admin/campaigns?site=demo").text
+    stolen = c.cookies.get("linger_session")
+    assert c.post("/admin/logout", data={"csrf": csrf(page)}).status_code == 303
+    again = httpx.get(f"{srv.url}/admin/campaigns?site=demo", cookies={"linger_session": stolen})
+    assert again.status_code == 303  # the old cookie no longer opens anything
+    forged = httpx.get(f"{srv.url}/admin/campaigns?site=demo", cookies={"linger_session": "x" + stolen})
+    assert forged.status_code == 303
+
+
+def test_merchant_text_is_rendered_inert(srv: Server) -> None:
+    evil = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    body = {"id": "xss", "name": evil, "kind": "custom", "status": "paused", "trigger": {"delay_s": 5},
+            "variants": [{"content": {"headline": evil}}]}
+    assert call(srv, "POST", "/api/v1/campaigns?site=demo", body).status_code == 201
+    c = sign_in(srv, "merchant@demo.example")
+    for path in ("/admin/campaigns?site=demo", "/admin/audit?site=demo"):
+        page = c.get(path).text
+        assert "<script>alert(1)" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;" in page or "\\u003cscript\\u003e" in page  # shown, escaped
+    call(srv, "DELETE", "/api/v1/campaigns/xss?site=demo")
+
+
+def test_the_command_line_adds_accounts(srv: Server) -> None:
+    r = subprocess.run([sys.executable, "-m", "server", "user", "add", "new@shop.example", "--role", "merchant",
+                        "--sites", "other", "--password-stdin", "--config", str(srv.config)], cwd=ROOT,
+                       input="a-long-password\n", capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "added new@shop.example (merchant, sites: other)" in r.stdout
+    c = sign_in(srv, "new@shop.example", "a-long-password")
+    assert c.get("/admin").headers["location"] == "/admin/campaigns?site=other"
+    short = subprocess.run([sys.executable, "-m", "server", "user", "add", "x@shop.example", "--password-stdin",
+                            "--config", str(srv.config)], cwd=ROOT, input="short\n", capture_output=True, text=True,
+                           timeout=30)
+    assert short.returncode == 2 and "password: Use at least 10 characters." in short.stderr
