@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from . import pages
+from . import editor, pages
 
 
 def routes() -> list[Route]:
@@ -13,6 +13,9 @@ def routes() -> list[Route]:
         Route("/admin/login", pages.login, methods=["GET", "POST"]),
         Route("/admin/logout", pages.logout, methods=["POST"]),
         Route("/admin/campaigns", pages.campaign_list),
+        Route("/admin/campaigns/new", editor.new),
+        Route("/admin/campaigns/{cid}/edit", editor.edit, methods=["GET", "POST"]),
+        Route("/admin/campaigns/{cid}/results", editor.results),
         Route("/admin/campaigns/{cid}/status", pages.campaign_status, methods=["POST"]),
         Route("/admin/audit", pages.audit_log),
     ]

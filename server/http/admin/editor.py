@@ -1,0 +1,90 @@
+"""The campaign editor and results pages: every field of the model, the model's own errors next to
+each field, new campaigns from templates, variants added and removed, saved for every shopper at once."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ...core.campaigns import ID_RE, CampaignError, parse_campaign
+from ...services import accounts
+from ...services import campaigns as campaign_service
+from ...services.campaign_templates import TEMPLATES, new_from
+from . import forms
+from .pages import render, site_of
+from .session import signed_in
+
+
+def _editable(request: Request, site: str) -> None:
+    if not accounts.can(request.state.user, "edit_campaigns", site):
+        raise HTTPException(403, "Your role can look at campaigns but not change them.")
+
+
+def _page(request: Request, site: str, camp: dict[str, object], new: bool, errors: dict[str, str] | None = None,
+          status: int = 200) -> Response:
+    return render(request, "editor.html", status=status, site=site, site_name=request.app.state.cfg.sites[site].name,
+                  camp=camp, new=new, errors=errors or {}, schema=forms.CAMPAIGN, variant_fields=forms.VARIANT,
+                  value=forms.value, nav="campaigns")
+
+
+@signed_in
+async def new(request: Request) -> Response:
+    site = site_of(request)
+    _editable(request, site)
+    template = request.query_params.get("template", "welcome")
+    if template not in TEMPLATES:
+        raise HTTPException(404, "There is no such template.")
+    return _page(request, site, new_from(template, f"{template.replace('_', '-')}-{secrets.token_hex(2)}"), new=True)
+
+
+@signed_in
+async def edit(request: Request) -> Response:
+    site = site_of(request)
+    cid = request.path_params["cid"]
+    live = request.app.state.live
+    stored = await live.store.campaigns.load(site, cid) if ID_RE.match(cid) else None
+    if request.method == "GET":
+        if stored is None:
+            raise HTTPException(404, "There is no such campaign.")
+        return _page(request, site, stored, new=False)
+    _editable(request, site)
+    form = await request.form()
+    is_new = stored is None
+    if is_new:  # a new campaign names its id in the form
+        cid = str(form.get("id", "")).strip()
+        if not ID_RE.match(cid):
+            camp = forms.campaign_from(form, cid)
+            return _page(request, site, camp, True, {"id": "Use 1-64 letters, digits, _ or -."}, 422)
+        if await live.store.campaigns.load(site, cid) is not None:
+            return _page(request, site, forms.campaign_from(form, cid), True,
+                         {"id": "A campaign with this id exists: choose another."}, 422)
+    camp = forms.campaign_from(form, cid)
+    if form.get("action") == "add_variant":
+        camp["variants"].append({"id": chr(ord("a") + len(camp["variants"])), "weight": 1, "layout": "modal",
+                                 "content": {"headline": ""}, "style": {}})
+        return _page(request, site, camp, is_new)
+    try:
+        parsed = parse_campaign(camp, cid=cid)
+    except CampaignError as e:
+        return _page(request, site, camp, is_new, {forms.error_path(e.field): e.msg}, 422)
+    await campaign_service.save(live, site, parsed, request.state.user["email"])
+    return RedirectResponse(f"/admin/campaigns?site={quote(site)}&changed={quote(cid)}", status_code=303)
+
+
+@signed_in
+async def results(request: Request) -> Response:
+    site = site_of(request)
+    cid = request.path_params["cid"]
+    live = request.app.state.live
+    stored = await live.store.campaigns.load(site, cid) if ID_RE.match(cid) else None
+    if stored is None:
+        raise HTTPException(404, "There is no such campaign.")
+    res = await campaign_service.results(live, site, stored)
+    for row in res["variants"]:
+        row["per_impression"] = row["revenue"] / row["impressions"] if row["impressions"] else 0.0
+    return render(request, "results.html", site=site, site_name=request.app.state.cfg.sites[site].name,
+                  camp=stored, results=res, nav="campaigns")
