@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m server", description="Linger engagement server")
     ap.add_argument("command", nargs="?", default="run",
                     choices=["run", "check-config", "config-docs", "campaigns", "doctor", "init", "vapid",
-                             "email-test", "user"])
+                             "email-test", "user", "unsubscribe"])
     ap.add_argument("args", nargs="*", help="campaigns: export|import FILE (- for stdout/stdin); vapid: show|rotate; "
                     "email-test: ADDRESS")
     ap.add_argument("--site", help="campaigns: the site (default: the first in the config)")
@@ -109,6 +109,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(user_cli(cfg, args.args[0], args.args[1] if len(args.args) > 1 else "", args.role,
                                     args.sites, args.password_stdin))
+    if args.command == "unsubscribe":
+        if len(args.args) != 1:
+            ap.error("usage: python -m server unsubscribe EMAIL [--site KEY]")
+        import asyncio
+
+        from .cli_users import unsubscribe_cli
+
+        return asyncio.run(unsubscribe_cli(cfg, args.args[0], args.site or next(iter(cfg.sites))))
     if args.command == "email-test":
         if len(args.args) != 1:
             ap.error("usage: python -m server email-test ADDRESS")

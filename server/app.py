@@ -31,9 +31,9 @@ from .janitor import Janitor
 from .live import Live
 from .metrics import Metrics
 from .services.accounts import seed_demo
-from .signing import Signer, load_secret
+from .signing import SecretError, Signer
 from .store import Retention, Store, StoreError
-from .vapid import VapidError, at_start
+from .vapid import VapidError, VapidKey
 from .workers.followups import FollowUpWorker
 from .workers.webhooks import Deliverer
 from .ws import widget_socket
@@ -81,6 +81,29 @@ def retention(cfg: Config) -> Retention:
                      leads=cfg.retention.leads_days * DAY)
 
 
+async def keys_at_start(cfg: Config, store: Store) -> tuple[VapidKey, str]:
+    """The VAPID key and the link secret, each checked against what Redis recorded (so that no start
+    ever makes a new one by accident), recorded on the first start. Two instances starting for the
+    first time at once agree on one: the first to record wins, the other stops."""
+    from . import signing, vapid
+
+    recorded = await store.followups.recorded_vapid()
+    key, record = vapid.at_start(cfg.vapid_key_path, recorded)
+    if record and recorded is None:
+        if await store.followups.record_vapid(key.public) != key.public:
+            raise VapidError(f"another instance recorded a different VAPID key first: give every instance the "
+                             f"same {cfg.vapid_key_path.name} (push.vapid_key_file)")
+    elif record:
+        await store.followups.rotate_vapid(key.public)
+    vapid.rotated(cfg.vapid_key_path)
+    recorded_fp = await store.followups.recorded_secret()
+    secret, first = signing.at_start(cfg.secret_path, recorded_fp)
+    if first and await store.followups.record_secret(signing.fingerprint(secret)) != signing.fingerprint(secret):
+        raise SecretError(f"another instance recorded a different link secret first: give every instance the same "
+                          f"{cfg.secret_path.name} (server.secret_file)")
+    return key, secret
+
+
 def create_app(cfg: Config) -> Starlette:
     metrics = Metrics()
 
@@ -100,13 +123,11 @@ def create_app(cfg: Config) -> Starlette:
         try:
             await store.open()
             try:
-                key, record = at_start(cfg.vapid_key_path, await store.followups.recorded_vapid())
-            except VapidError as e:
+                key, secret = await keys_at_start(cfg, store)
+            except (VapidError, SecretError) as e:
                 log.error("linger: %s", e)
                 raise
-            if record:
-                await store.followups.record_vapid(key.public)
-            signer = Signer(load_secret(cfg.secret_path))
+            signer = Signer(secret)
             app.state.signer = signer
             if cfg.email.catcher:
                 from . import catcher as catcher_mod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import time
 
 from .cli import _open_store
 from .config import Config
@@ -47,6 +48,21 @@ async def user_cli(cfg: Config, action: str, email: str, role: str, sites: str, 
     except accounts.AccountError as e:
         print(f"linger: {e.field}: {e.msg}" if e.field else f"linger: {e.msg}", file=sys.stderr)
         return 2
+    finally:
+        await store.close()
+        if emb:
+            emb.stop()
+
+
+async def unsubscribe_cli(cfg: Config, email: str, site: str) -> int:
+    """`python -m server unsubscribe EMAIL [--site KEY]`: what the mailto: unsubscribe asked for."""
+    from .services.followups import stop_emails
+
+    store, emb = await _open_store(cfg)
+    try:
+        n = await stop_emails(store, site, email.strip().lower(), "", time.time())
+        print(f"{email} unsubscribed from follow-up emails of site {site!r}; {n} pending step(s) cancelled")
+        return 0
     finally:
         await store.close()
         if emb:

@@ -119,7 +119,12 @@ class EmailSettings:
     postal_address: str = setting(
             "", "The sender's postal address, printed in every email's footer (required by CAN-SPAM and "
             "similar laws).", _str(r"[^\n]{0,300}"))
-    timeout_s: float = setting(15.0, "Deadline of one SMTP conversation.", _num(0.5, 300))
+    timeout_s: float = setting(15.0, "Deadline of each SMTP command; the whole conversation gets eight times this.",
+                               _num(0.5, 300))
+    unsubscribe_mailto: str = setting(
+            "", "An address for List-Unsubscribe's mailto: form, in an inbox someone reads: unsubscribe what "
+            "arrives there with `python -m server unsubscribe EMAIL --site KEY`. Empty: the https one-click "
+            "link only.", _email_address)
     catcher: bool = setting(
             False, "Start an SMTP catcher inside the server on smtp_host:smtp_port (loopback only) that keeps "
             "each email in data_dir/mail: the demo (`make run`) uses it. Never for real mail.", _bool)

@@ -75,6 +75,11 @@ def rotate(path: Path) -> VapidKey:
     return key
 
 
+def rotated(path: Path) -> None:
+    """The rotation is recorded in Redis: the marker can go."""
+    _marker(path).unlink(missing_ok=True)
+
+
 def at_start(path: Path, recorded: str | None) -> tuple[VapidKey, bool]:
     """The key to use, checked against the one Redis recorded. Returns it and whether Redis must
     record it (first start, or after a rotation)."""
@@ -88,9 +93,8 @@ def at_start(path: Path, recorded: str | None) -> tuple[VapidKey, bool]:
                 f"(every subscriber then subscribes again on their next visit)")
         return _write_new(path), True
     key = load_file(path)
-    if marker.exists():
-        marker.unlink()
-        return key, True
+    if marker.exists() and marker.read_text().strip() == key.public:
+        return key, True  # rotated on purpose: recorded over the old key, then the marker goes (rotated())
     if recorded and recorded != key.public:
         raise VapidError(
             f"{path} holds the key {key.public[:16]}…, but push subscriptions were made with {recorded[:16]}… "

@@ -165,6 +165,8 @@ class Live(Erasure, Executor, Timers):
             self.metrics.sessions_started.inc()
             fields.update(site=site, first_seen=visitor["first_seen"], visits=visitor["visits"], last_sid=sess.sid)
         self.store.sessions.save_visitor(sess.vid, fields, self.visitor_ttl(sess.engaged))
+        if sess.engaged:
+            self.store.followups.keep_subscription(sess.vid, self.visitor_ttl(True))
         sess.followups = sess.followups or visitor.get("fu") == "1"  # a plan of an earlier visit is stopped too
         sess.followup_click = visitor.get("fuclick") or sess.followup_click
         if visitor.get("email") and not sess.email:  # identified by an earlier capture

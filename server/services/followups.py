@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..live import Live
+from ..store import Store
 from ..workers.followups import cart_link
 
 
@@ -20,15 +21,20 @@ async def click(live: Live, data: dict[str, Any], now: float) -> str:
 
 
 async def unsubscribe(live: Live, site: str, email: str, step: str, now: float) -> int:
-    """Stop follow-up emails to this address at once: remembered for good, and every pending email step
-    of its visitors cancelled. Returns how many steps were cancelled."""
-    if await live.store.followups.unsubscribe_email(site, email) and step:
-        await live.store.followups.count(site, step.rstrip("0123456789"), int(step[-1]), "unsubscribed")
-    q = live.store.queue("followups")
+    """Stop follow-up emails to this address at once (the one-click link)."""
+    return await stop_emails(live.store, site, email, step, now)
+
+
+async def stop_emails(store: Store, site: str, email: str, step: str, now: float) -> int:
+    """Remembered for good, and every pending email step of the address's visitors cancelled. Returns
+    how many steps were cancelled."""
+    if await store.followups.unsubscribe_email(site, email) and step:
+        await store.followups.count(site, step.rstrip("0123456789"), int(step[-1]), "unsubscribed")
+    q = store.queue("followups")
     cancelled = 0
-    for vid in await live.store.leads.visitors(site, email):
+    for vid in await store.leads.visitors(site, email):
         ids = [j["id"] for j in await q.visitor_jobs(vid) if j.get("channel") == "email"]
-        cancelled += await live.store.followups.cancel(q, ids, "unsubscribed", now)
+        cancelled += await store.followups.cancel(q, ids, "unsubscribed", now)
     return cancelled
 
 

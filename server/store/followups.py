@@ -34,6 +34,10 @@ class FollowUpStore:
         self.writer.cmd("SET", self.k.push_sub(vid), orjson.dumps({**sub, "key": key_id, "at": now, "fails": 0}),
                         "EX", ttl)
 
+    def keep_subscription(self, vid: str, ttl: int) -> None:
+        """The visitor is back: their subscription lives as long as they do (no-op without one)."""
+        self.writer.cmd("EXPIRE", self.k.push_sub(vid), ttl)
+
     def unsubscribe_push(self, vid: str) -> None:
         self.writer.cmd("DEL", self.k.push_sub(vid))
 
@@ -139,5 +143,19 @@ class FollowUpStore:
         raw = await self.r.get(self.k.vapid)
         return raw.decode() if raw else None
 
-    async def record_vapid(self, public: str) -> None:
+    async def record_vapid(self, public: str) -> str:
+        """Record the key if none is recorded yet (two first starts at once agree on one), or replace it
+        after a rotation (`force`). Returns the key recorded now."""
+        await self.r.set(self.k.vapid, public, nx=True)
+        return str((await self.r.get(self.k.vapid) or b"").decode())
+
+    async def rotate_vapid(self, public: str) -> None:
         await self.r.set(self.k.vapid, public)
+
+    async def recorded_secret(self) -> str | None:
+        raw = await self.r.get(self.k.link_secret)
+        return raw.decode() if raw else None
+
+    async def record_secret(self, fp: str) -> str:
+        await self.r.set(self.k.link_secret, fp, nx=True)
+        return str((await self.r.get(self.k.link_secret) or b"").decode())

@@ -34,6 +34,7 @@
 | `lfail:{who}`           | string | failed logins of an address ("ip:…") or account ("acct:…")      | TTL admin.lockout_s from the first failure |
 | `audit:{site}`          | list   | every change made in the admin or API: who, what, when, before/after ("*" for accounts) | 10,000 entries |
 | `cstatd:{site}:{cid}:{day}` | hash | a campaign's counters of one UTC day (the admin's last 7 days) | TTL 40 days |
+| `linksecret`            | string | the fingerprint of the secret that seals links (a start refuses another) | one key |
 | `vapid`                 | string | the VAPID public key subscriptions were made with (start refuses another silently) | one key |
 | `camp:{site}`           | hash   | campaign id -> campaign JSON                                   | merchant-made |
 | `campseed:{site}`       | string | set once the site's seed campaigns were loaded                 | one per site |
@@ -171,6 +172,10 @@ class Keys:
 
     def campaign_day(self, site: str, cid: str, day: str) -> str:
         return f"{self.p}cstatd:{site}:{cid}:{day}"
+
+    @property
+    def link_secret(self) -> str:
+        return f"{self.p}linksecret"
 
     @property
     def vapid(self) -> str:

@@ -19,6 +19,7 @@ Webhook deliveries run on it; web push and follow-up emails do too.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -73,6 +74,15 @@ if ttl < 0 or ttl > tonumber(ARGV[6]) then ttl = tonumber(ARGV[6]) end
 redis.call('SET', KEYS[3], ARGV[3], 'EX', math.max(ttl, 1))
 redis.call('LPUSH', KEYS[5], ARGV[4])
 redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[5]) - 1)
+if ARGV[7] ~= '' and redis.call('SET', KEYS[6], ARGV[7], 'NX', 'EX', ARGV[11]) then
+  redis.call('ZADD', KEYS[7], 'NX', ARGV[8], ARGV[9])
+  redis.call('ZADD', KEYS[2], 'LT', ARGV[8], ARGV[10])
+  if ARGV[12] == '1' then
+    redis.call('SADD', KEYS[8], ARGV[9])
+    redis.call('EXPIRE', KEYS[8], ARGV[11], 'GT')
+    redis.call('EXPIRE', KEYS[8], ARGV[11], 'NX')
+  end
+end
 return 1
 """
 
@@ -81,6 +91,7 @@ _RETRY = _DONE + """
 local cur = redis.call('GET', KEYS[1])
 if not cur or finished(cur) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
 redis.call('ZADD', KEYS[2], 'XX', ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[3], 'LT', ARGV[2], ARGV[4])
 return 1
@@ -116,12 +127,18 @@ class Queue:
         if "done" in job:
             raise ValueError("'done' is reserved: it marks a finished job")
         lane = lane_of(jid)
-        self.writer.cmd("SET", self.job_key(jid), orjson.dumps(job), "NX", "EX", self.ttl)
+        ttl = self.ttl_until(at)
+        self.writer.cmd("SET", self.job_key(jid), orjson.dumps(job), "NX", "EX", ttl)
         self.writer.cmd("ZADD", self.lane_key(lane), "NX", at, jid)
         self.writer.cmd("ZADD", self.q.lanes, "LT", at, lane)
         if job.get("vid"):
             self.writer.cmd("SADD", self.q.visitor + job["vid"], jid)
-            self.writer.cmd("EXPIRE", self.q.visitor + job["vid"], self.ttl)
+            self.writer.cmd("EXPIRE", self.q.visitor + job["vid"], ttl, "GT")
+            self.writer.cmd("EXPIRE", self.q.visitor + job["vid"], ttl, "NX")
+
+    def ttl_until(self, at: float) -> int:
+        """A job is kept `ttl` seconds past its due time, however far ahead that is."""
+        return int(self.ttl + max(0.0, at - time.time()))
 
     async def cancel(self, jids: list[str], why: str, now: float) -> list[dict[str, Any]]:
         """Finish pending jobs without running them (a shopper came back or bought). Returns the jobs
@@ -178,14 +195,21 @@ class Queue:
         raw = await self.r.get(self.job_key(jid))
         return raw is not None and not orjson.loads(raw).get("done")
 
-    async def finish(self, job: dict[str, Any], entry: dict[str, Any]) -> bool:
+    async def finish(self, job: dict[str, Any], entry: dict[str, Any], then: dict[str, Any] | None = None) -> bool:
         """The job is over (`entry["status"]`: delivered, failed, dropped, cancelled, ...). False if
-        it already was (cancelled meanwhile, or erased): then nothing changes."""
+        it already was (cancelled meanwhile, or erased): then nothing changes. `then` is a job to
+        queue in the same step, only if this one finished here (a plan's next step: never after an
+        erasure or a cancellation, never twice)."""
         jid, lane, vid = job["id"], lane_of(job["id"]), job.get("vid") or ""
         tomb = orjson.dumps({"id": jid, "done": entry["status"], "at": entry.get("at")})
+        nxt = then or {"id": "", "at": 0.0}
+        nlane, nvid = lane_of(nxt["id"]), nxt.get("vid") or vid
         return bool(await self._finish(
-            keys=[self.lane_key(lane), self.q.lanes, self.job_key(jid), self.q.visitor + vid, self.q.log + job["site"]],
-            args=[jid, lane, tomb, orjson.dumps(entry), LOG_SIZE, TOMBSTONE_TTL]))
+            keys=[self.lane_key(lane), self.q.lanes, self.job_key(jid), self.q.visitor + vid, self.q.log + job["site"],
+                  self.job_key(nxt["id"]), self.lane_key(nlane), self.q.visitor + nvid],
+            args=[jid, lane, tomb, orjson.dumps(entry), LOG_SIZE, TOMBSTONE_TTL,
+                  orjson.dumps(then) if then else "", repr(nxt["at"]), nxt["id"], nlane,
+                  self.ttl_until(nxt["at"]), "1" if nvid else "0"]))
 
     async def retry(self, job: dict[str, Any], at: float, tried: dict[str, Any]) -> bool:
         """Try again at `at` (the caller's backoff), noting the attempt in the job's log. False if
@@ -193,7 +217,7 @@ class Queue:
         jid = job["id"]
         job["tries"] = [*job.get("tries", ()), tried][-TRIES_KEPT:]
         return bool(await self._retry(keys=[self.job_key(jid), self.lane_key(lane_of(jid)), self.q.lanes],
-                                      args=[orjson.dumps(job), repr(at), jid, lane_of(jid)]))
+                                      args=[orjson.dumps(job), repr(at), jid, lane_of(jid), self.ttl_until(at)]))
 
     # ------------------------------------------------------------ reading
 

@@ -26,11 +26,16 @@ from ..signing import Signer
 from ..store import Store, StoreError
 from ..vapid import VapidKey
 from .loop import run_polling
-from .mailer import Mailer, Permanent, Temporary
+from .mailer import Ambiguous, Mailer, Permanent, Temporary, conversation_deadline
 from .pusher import Pusher
 
 log = logging.getLogger("linger.followups")
-LEASE_S = 120.0  # longer than any one send's deadline
+
+
+def lease_for(cfg: Config) -> float:
+    """How long a leased step is this worker's: well past the longest send's own deadline, so another
+    instance never takes over a step whose send may still be running."""
+    return max(120.0, conversation_deadline(cfg.email.timeout_s) + 60, 2 * cfg.push.timeout_s + 60)
 
 
 def link(cfg: Config, signer: Signer, job: dict[str, Any]) -> str:
@@ -40,11 +45,17 @@ def link(cfg: Config, signer: Signer, job: dict[str, Any]) -> str:
     return f"{cfg.public_url}/f/c/{token}"
 
 
-def absolute_images(cfg: Config, site: str, cart: dict[str, Any]) -> dict[str, Any]:
-    """Item images may be paths on the shop (they were checked against its origins): make them URLs a
-    mail client or a notification can load."""
+def presentable(cfg: Config, site: str, cart: dict[str, Any]) -> dict[str, Any]:
+    """The cart as a message shows it: item names on one line of at most 80 characters (a shopper's
+    text cannot start lines of its own in someone's mailbox), images as URLs a mail client or a
+    notification can load (paths on the shop, checked against its origins when they came in)."""
     base = cfg.sites[site].origins[0] + "/"
-    items = [{**it, "image": urljoin(base, it["image"])} if it.get("image") else it for it in cart.get("items") or []]
+    items = []
+    for it in (cart.get("items") or [])[:50]:
+        it = {**it, "name": " ".join(str(it.get("name") or "").split())[:80]}
+        if it.get("image"):
+            it["image"] = urljoin(base, it["image"])
+        items.append(it)
     return {**cart, "items": items}
 
 
@@ -60,6 +71,7 @@ class FollowUpWorker:
         self.cfg, self.store, self.signer, self.clock = cfg, store, signer, clock
         self.health = health or store.health
         self.q = store.queue("followups")
+        self.lease = lease_for(cfg)
         self.mailer = Mailer(cfg)
         self.pusher = Pusher(key, cfg.vapid_sub(), cfg.push.allowed_hosts, cfg.push.timeout_s)
         if not cfg.vapid_sub().startswith(("mailto:", "https:")):
@@ -87,7 +99,7 @@ class FollowUpWorker:
         free = self.cfg.followups.parallel - len(self.running)
         started, now = 0, self.clock()
         for lane in await self.q.due_lanes(now) if free > 0 else []:
-            for job in await self.q.lease(lane, free - started, now, now + LEASE_S):
+            for job in await self.q.lease(lane, free - started, now, now + self.lease):
                 task = asyncio.get_running_loop().create_task(self._in_slot(job))
                 self.running.add(task)
                 started += 1
@@ -159,19 +171,19 @@ class FollowUpWorker:
             await self.email(job, conf, now)
 
     async def sent(self, job: dict[str, Any], conf: FollowUps, result: str, now: float, confirmed: bool = True) -> None:
-        """Queue the next step (timed from this send) before finishing this one: a crash in between
-        leaves a step that finishes as sent on its next lease and queues the same next step once.
-        `confirmed`: the push service or mail relay accepted it (counted as delivered too)."""
+        """Finish the step and queue the next one (timed from this send) in one step: a crash before
+        leaves a step that finishes as sent on its next lease; an erasure or a cancellation that came
+        first leaves nothing behind. `confirmed`: the push service or mail relay accepted it."""
         nxt = next_job(job, conf, now)
+        entry = {"id": job["id"], "channel": job["channel"], "step": job["step"], "status": "sent", "why": result,
+                 "at": now, "attempts": job.get("attempts", 0)}
+        if not await self.q.finish(job, entry, then=nxt):
+            return
+        await self.store.followups.count(job["site"], job["channel"], job["step"], "sent")
+        if confirmed:
+            await self.store.followups.count(job["site"], job["channel"], job["step"], "delivered")
         if nxt is not None:
-            self.q.enqueue(nxt, nxt["at"])
-            await self.store.writer.commit()
             await self.store.followups.scheduled(job["site"], nxt["channel"], nxt["step"], nxt["id"])
-        if await self.q.finish(job, {"id": job["id"], "channel": job["channel"], "step": job["step"], "status": "sent",
-                                     "why": result, "at": now, "attempts": job.get("attempts", 0)}):
-            await self.store.followups.count(job["site"], job["channel"], job["step"], "sent")
-            if confirmed:
-                await self.store.followups.count(job["site"], job["channel"], job["step"], "delivered")
 
     async def failed(self, job: dict[str, Any], result: str, now: float, retry_after: float | None = None) -> None:
         await self.q.release(job["id"])
@@ -185,15 +197,24 @@ class FollowUpWorker:
         wait = retry_after if retry_after is not None else next_attempt(job["attempts"], f.retry_base_s, f.retry_max_s)
         await self.q.retry(job, now + wait, {"at": now, "result": result})
 
+    async def claim(self, job: dict[str, Any], conf: FollowUps, now: float) -> bool:
+        """Right before sending: still wanted (not cancelled while the checks ran), and this attempt's
+        to make. A step already claimed by an attempt that never finished counts as sent, unconfirmed."""
+        if not await self.q.still_wanted(job["id"]):
+            return False
+        if not await self.q.claim(job["id"]):
+            await self.sent(job, conf, "sent by an earlier attempt (unconfirmed)", now, confirmed=False)
+            return False
+        return True
+
     async def push(self, job: dict[str, Any], conf: FollowUps, now: float) -> None:
         sub = await self.store.followups.subscription(job["vid"])
         if sub is None:
             await self.finish(job, "skipped", "no push subscription", now)
             return
-        if not await self.q.claim(job["id"]):
-            await self.sent(job, conf, "sent by an earlier attempt (unconfirmed)", now, confirmed=False)
+        if not await self.claim(job, conf, now):
             return
-        cart, shop = absolute_images(self.cfg, job["site"], job["cart"]), self.cfg.sites[job["site"]].name
+        cart, shop = presentable(self.cfg, job["site"], job["cart"]), self.cfg.sites[job["site"]].name
         items = cart.get("items") or []
         body = f"{cart.get('count', 0)} item(s), {cart.get('total', 0):.2f} {cart.get('currency', '')}"
         if items:
@@ -203,7 +224,9 @@ class FollowUpWorker:
                                image=(items[0].get("image") or "") if items else "",
                                actions=(("open", "View cart"),), tag=job["plan"])
         out = await self.pusher.send(sub, payload, conf.push_ttl_s, conf.urgency, job["plan"])
-        if 200 <= out.status < 300:
+        if out.ambiguous:  # sent, no answer: perhaps delivered, so never again
+            await self.sent(job, conf, f"{out.detail} (unconfirmed)", now, confirmed=False)
+        elif 200 <= out.status < 300:
             await self.store.followups.push_worked(job["vid"], sub["endpoint"])
             await self.sent(job, conf, out.detail, now)
         elif out.status in (404, 410):
@@ -235,11 +258,10 @@ class FollowUpWorker:
         if not self.cfg.email.from_:
             await self.finish(job, "skipped", "email.from is not set", now)
             return
-        if not await self.q.claim(job["id"]):
-            await self.sent(job, conf, "sent by an earlier attempt (unconfirmed)", now, confirmed=False)
+        if not await self.claim(job, conf, now):
             return
         unsub = self.signer.dumps("unsub", {"s": job["site"], "e": address, "n": f"email{job['step']}"})
-        ctx = {"step": job["step"], "cart": absolute_images(self.cfg, job["site"], job["cart"]),
+        ctx = {"step": job["step"], "cart": presentable(self.cfg, job["site"], job["cart"]),
                "shop": self.cfg.sites[job["site"]].name,
                "code": conf.code if job["step"] == len(conf.email_after_s) else "",
                "cart_url": link(self.cfg, self.signer, job), "unsubscribe_url": f"{self.cfg.public_url}/f/u/{unsub}",
@@ -252,5 +274,8 @@ class FollowUpWorker:
             return
         except Temporary as e:
             await self.failed(job, str(e), now)
+            return
+        except Ambiguous as e:  # perhaps delivered: never sent again
+            await self.sent(job, conf, f"{e} (unconfirmed)", now, confirmed=False)
             return
         await self.sent(job, conf, answer, now)

@@ -7,6 +7,7 @@ honour them (see the README)."""
 
 from __future__ import annotations
 
+import asyncio
 import email.policy
 import logging
 import time
@@ -32,11 +33,16 @@ SUBJECTS = ("You left something in your cart", "Any questions about your cart? W
 
 
 class Permanent(Exception):
-    """The server refused the address for good (5xx): do not try it again."""
+    """The server refused the recipient for good (a 5xx to RCPT): do not try this address again."""
 
 
 class Temporary(Exception):
-    """Try again later (4xx, connection trouble, timeout)."""
+    """Not sent, for sure (refused for now, the relay's own trouble, no connection): try again later."""
+
+
+class Ambiguous(Exception):
+    """The message went out but no answer came (a timeout or a dropped connection during DATA): it
+    may have been delivered, so it is never sent again (at most once)."""
 
 
 class Mailer:
@@ -55,8 +61,9 @@ class Mailer:
         msg["Date"] = formatdate(localtime=False)
         domain = parseaddr(self.cfg.email.from_)[1].rpartition("@")[2] or "linger.invalid"
         msg["Message-ID"] = make_msgid(domain=domain)
-        sender = parseaddr(self.cfg.email.from_)[1]
-        msg["List-Unsubscribe"] = f"<{ctx['unsubscribe_url']}>, <mailto:{sender}?subject=unsubscribe>"
+        mailto = parseaddr(self.cfg.email.unsubscribe_mailto)[1]
+        msg["List-Unsubscribe"] = f"<{ctx['unsubscribe_url']}>" + (f", <mailto:{mailto}?subject=unsubscribe>"
+                                                                 if mailto else "")
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(self.env.get_template("followup.txt").render(**ctx))
@@ -64,7 +71,8 @@ class Mailer:
         return msg
 
     async def send(self, msg: EmailMessage) -> str:
-        """Hand the message over. Returns what the server said; raises Permanent or Temporary."""
+        """Hand the message over. Returns what the server said; raises Permanent, Temporary or Ambiguous.
+        Step by step (MAIL, RCPT, DATA) so that a failure before DATA is known not to have sent anything."""
         e = self.cfg.email
         if not e.smtp_host:
             self.outbox.mkdir(parents=True, exist_ok=True)
@@ -74,21 +82,34 @@ class Mailer:
             return f"written to {path.name}"
         tls = {"tls": {"use_tls": True}, "starttls": {"start_tls": True}, "none": {"start_tls": False},
                "auto": {"start_tls": None}}[e.tls]
+        client = aiosmtplib.SMTP(hostname=e.smtp_host, port=e.smtp_port, username=e.username or None,
+                                 password=e.password or None, timeout=e.timeout_s, **tls)  # type: ignore[arg-type]
+        in_data = False
         try:
-            errors, answer = await aiosmtplib.send(  # as bytes: aiosmtplib would fold headers at 78 again
-                msg.as_bytes(policy=POLICY), sender=parseaddr(str(msg["From"]))[1],
-                recipients=[parseaddr(str(msg["To"]))[1]], hostname=e.smtp_host, port=e.smtp_port,
-                username=e.username or None, password=e.password or None, timeout=e.timeout_s, **tls)  # type: ignore[arg-type]
-        except aiosmtplib.SMTPRecipientsRefused as err:
-            codes = [r.code for r in err.recipients]
-            if codes and all(500 <= c < 600 for c in codes):
-                raise Permanent(f"refused: {codes[0]} {err.recipients[0].message}"[:300]) from None
-            raise Temporary(f"refused for now: {codes}"[:300]) from None
-        except aiosmtplib.SMTPResponseException as err:
-            text = f"{err.code} {err.message}"[:300]
-            raise (Permanent(text) if 500 <= err.code < 600 else Temporary(text)) from None
+            async with asyncio.timeout(conversation_deadline(e.timeout_s)):
+                await client.connect()
+                await client.mail(parseaddr(str(msg["From"]))[1])
+                await client.rcpt(parseaddr(str(msg["To"]))[1])
+                in_data = True  # from here on, a lost answer may mean a delivered message
+                answer = await client.data(msg.as_bytes(policy=POLICY))  # bytes: folded at 998, never re-folded
+                return str(answer.message)[:200]
+        except aiosmtplib.SMTPRecipientRefused as err:
+            if 500 <= err.code < 600:
+                raise Permanent(f"refused: {err.code} {err.message}"[:300]) from None
+            raise Temporary(f"refused for now: {err.code} {err.message}"[:300]) from None
+        except aiosmtplib.SMTPResponseException as err:  # the relay's answer to MAIL, DATA, AUTH, ...: not sent
+            if 500 <= err.code < 600:
+                log.error("the SMTP relay refused a follow-up (%d %s): check email.* settings and the relay",
+                          err.code, err.message[:200])
+            raise Temporary(f"{err.code} {err.message}"[:300]) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
+            if in_data:
+                raise Ambiguous(f"{type(err).__name__} during DATA: it may have been delivered") from None
             raise Temporary(f"{type(err).__name__}: {err}"[:300]) from None
-        if errors:
-            raise Permanent(f"refused: {errors}"[:300])
-        return answer[:200]
+        finally:
+            client.close()
+
+
+def conversation_deadline(timeout_s: float) -> float:
+    """The whole SMTP conversation's deadline: email.timeout_s per command, about eight commands."""
+    return 8 * timeout_s

@@ -28,6 +28,7 @@ class Outcome:
     status: int  # HTTP status, or 0 when no answer came
     detail: str
     retry_after: float | None = None
+    ambiguous: bool = False  # the request went out but no answer came: perhaps delivered
 
 
 class _NoRedirects:
@@ -81,8 +82,10 @@ class Pusher:
         try:
             resp = await pusher.send_async(orjson.dumps(payload), self.headers(endpoint, ttl, urgency, topic),
                                            ttl=ttl, content_encoding="aes128gcm", timeout=self.timeout)
-        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as e:  # never reached the service: not sent
             return Outcome(0, f"{type(e).__name__}: {e}"[:300])
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:  # sent, or perhaps sent: no answer
+            return Outcome(0, f"{type(e).__name__}: {e}"[:300], ambiguous=True)
         assert not isinstance(resp, str)
         body = await resp.text(errors="replace")  # already read by pywebpush: no second trip
         resp.release()

@@ -7,9 +7,11 @@ back or unsubscribe."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ class Catcher:
         self.mails: list[email.message.EmailMessage] = []
         self.raw: list[bytes] = []
         self.reject: set[str] = set()
+        self.refuse_sender = ""
+        self.slow = 0.0
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -44,11 +48,22 @@ class Catcher:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          options: list[str]) -> str:
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.raw.append(envelope.content)
             self.mails.append(msg)  # type: ignore[arg-type]
+        if self.slow:
+            import asyncio
+
+            await asyncio.sleep(self.slow)  # stored, but answered after the client gave up
         return "250 OK"
 
 
@@ -61,12 +76,15 @@ def smtp() -> Iterator[Catcher]:
 
 def server(tmp: Path, stand: PushStandIn, smtp: Catcher, push: list[float], mails: list[float],
            **more: dict[str, Any]) -> Server:
-    return Server(tmp, FAST | more | {
+    more = dict(more)
+    return Server(tmp, FAST | {
         "push": {"allowed_hosts": [f"127.0.0.1:{stand.port}"], "vapid_sub": "mailto:ops@shop.example"},
         "email": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "from": "Demo Shop <shop@shop.example>",
-                  "tls": "none", "postal_address": "1 Example Street"},
-        "followups": {"poll_ms": 20, "retry_base_s": 0.05, "retry_max_s": 0.2},
-    }, site={"capture": "consent", "followups": {"push_after_s": push, "email_after_s": mails, "code": "BACK10"}})
+                  "tls": "none", "postal_address": "1 Example Street", "unsubscribe_mailto": "unsub@shop.example",
+                  **more.pop("email", {})},
+        "followups": {"poll_ms": 20, "retry_base_s": 0.05, "retry_max_s": 0.2, **more.pop("followups", {})},
+    } | more, site={"capture": "consent",
+                    "followups": {"push_after_s": push, "email_after_s": mails, "code": "BACK10"}})
 
 
 def shop_and_leave(srv: Server, stand: PushStandIn) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -111,7 +129,9 @@ def test_a_shopper_who_leaves_gets_the_push_then_three_emails(tmp_path: Path, st
             assert mail["To"] == "ann@example.com" and mail["From"] == "Demo Shop <shop@shop.example>"
             assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             unsub = mail["List-Unsubscribe"]
-            assert f"<{srv.url}/f/u/" in unsub and "mailto:shop@shop.example" in unsub
+            assert f"<{srv.url}/f/u/" in unsub and "mailto:unsub@shop.example" in unsub
+            token = unsub.split("/f/u/")[1].split(">")[0]
+            assert b"ann@example.com" not in base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))  # sealed
             html = mail.get_body(("html",)).get_content()
             text = mail.get_body(("plain",)).get_content()
             assert "Red &lt;b&gt;shoe&lt;/b&gt;" in html and "<b>shoe</b>" not in html  # shopper text is escaped
@@ -272,3 +292,52 @@ def test_an_address_the_server_refuses_for_good_gets_nothing_more(tmp_path: Path
         assert "undeliverable" in skipped[0]["why"] and smtp.mails == []
     finally:
         srv.stop()
+
+
+def test_a_mail_whose_answer_never_came_is_not_sent_again(tmp_path: Path, stand: PushStandIn, smtp: Catcher) -> None:
+    smtp.slow = 1.5  # the relay takes the message, then answers after the client's deadline
+    srv = server(tmp_path, stand, smtp, push=[], mails=[0.2], email={"timeout_s": 0.5}).start()
+    try:
+        shop_and_leave(srv, stand)
+        (sent,) = wait_for(lambda: [e for e in overview(srv)["log"] if e["status"] == "sent"], timeout=15)
+        assert "unconfirmed" in sent["why"] and overview(srv)["pending"] == []
+        wait_for(lambda: len(smtp.mails) == 1, timeout=5)
+        steps = overview(srv)["steps"]["email1"]
+        assert steps["sent"] == 1 and steps["delivered"] == 0  # counted, but not as confirmed
+    finally:
+        srv.stop()
+    assert len(smtp.mails) == 1  # at most once: never retried
+
+
+def test_the_relay_refusing_the_sender_is_retried_and_never_blames_the_shoppers_address(
+        tmp_path: Path, stand: PushStandIn, smtp: Catcher) -> None:
+    smtp.refuse_sender = "550 5.7.1 sender domain not verified"
+    srv = server(tmp_path, stand, smtp, push=[], mails=[0.2], followups={"max_attempts": 2}).start()
+    try:
+        ready, _ = shop_and_leave(srv, stand)
+        (failed,) = wait_for(lambda: [e for e in overview(srv)["log"] if e["status"] == "failed"], timeout=15)
+        assert "550" in failed["why"] and "undeliverable" not in failed["why"] and failed["attempts"] == 2
+        smtp.refuse_sender = ""  # the relay is fixed: the next abandoned cart reaches the same address
+        ws, _ = open_session(srv, vid=ready["vid"])
+        with ws:
+            send(ws, CART)
+        wait_for(lambda: len(smtp.mails) == 1, timeout=15)
+    finally:
+        srv.stop()
+
+
+def test_the_link_secret_never_changes_by_accident(tmp_path: Path) -> None:
+    import shutil
+
+    srv = Server(tmp_path / "a", keys=tmp_path / "keys").start()
+    srv.stop()
+    shutil.move(tmp_path / "keys" / "secret.key", tmp_path / "saved.key")
+    with pytest.raises(RuntimeError, match="secret.key is missing, but links in emails already sent"):
+        srv.start()
+    (tmp_path / "keys" / "secret.key").write_text("another-secret-another-secret-another-secret")
+    with pytest.raises(RuntimeError, match="is not the secret links already sent were sealed with"):
+        srv.start()
+    shutil.move(tmp_path / "saved.key", tmp_path / "keys" / "secret.key")
+    srv.start()
+    srv.stop()
+    assert time.time()

@@ -249,8 +249,9 @@ def test_a_webhook_erased_while_leased_is_not_sent(redis: Valkey) -> None:
     assert with_live(redis, body) == []
 
 
-def test_a_step_claimed_by_a_worker_that_died_goes_out_at_most_once_and_the_plan_goes_on(
-        redis: Valkey, tmp_path: Any) -> None:
+def worker_case(redis: Valkey, tmp_path: Any, body: Any) -> Any:
+    """Run body(worker, store, sent) with a FollowUpWorker whose mailer records instead of sending and
+    one visitor (v1, with consent) whose email step 1 is due."""
     from server.signing import Signer
     from server.vapid import create
     from server.workers.followups import FollowUpWorker
@@ -259,7 +260,7 @@ def test_a_step_claimed_by_a_worker_that_died_goes_out_at_most_once_and_the_plan
                            "email": {"from": "Shop <shop@shop.example>"}}, env={},
                       overrides={"redis.url": redis.url, "server.data_dir": str(tmp_path)})
 
-    async def run() -> tuple[int, list[str], list[int]]:
+    async def run() -> Any:
         store = Store(redis.url, prefix=f"g{uuid.uuid4().hex[:8]}:")
         await store.open()
         sent: list[str] = []
@@ -278,14 +279,75 @@ def test_a_step_claimed_by_a_worker_that_died_goes_out_at_most_once_and_the_plan
                    "lang": "", "created": 10.0, "at": 70.0, "attempts": 0}
             worker.q.enqueue(job, 70.0)
             await store.writer.commit()
-            (leased,) = await worker.q.lease("email", 5, 100.0, 160.0)
-            assert await worker.q.claim(leased["id"])  # a worker claimed it, then died before finishing
-            (again,) = await worker.q.lease("email", 5, 200.0, 260.0)  # its lease ran out
-            await worker.handle(again)
-            pending = await worker.q.pending("demo", ["email"])
-            return len(sent), [j["id"] for j in pending], [j["step"] for j in pending]
+            return await body(worker, store, sent)
         finally:
             await store.close()
+    return run_async(run)
 
-    sends, _, steps = run_async(run)
+
+def test_a_step_claimed_by_a_worker_that_died_goes_out_at_most_once_and_the_plan_goes_on(
+        redis: Valkey, tmp_path: Any) -> None:
+    async def body(worker: Any, store: Store, sent: list[str]) -> tuple[int, list[int]]:
+        (leased,) = await worker.q.lease("email", 5, 100.0, 160.0)
+        assert await worker.q.claim(leased["id"])  # a worker claimed it, then died before finishing
+        (again,) = await worker.q.lease("email", 5, 200.0, 260.0)  # its lease ran out
+        await worker.handle(again)
+        return len(sent), [j["step"] for j in await worker.q.pending("demo", ["email"])]
+
+    sends, steps = worker_case(redis, tmp_path, body)
     assert sends == 0 and steps == [2]  # never twice; step 2 is queued, timed from that (unconfirmed) send
+
+
+def test_a_step_erased_while_it_was_sent_leaves_no_next_step_behind(redis: Valkey, tmp_path: Any) -> None:
+    async def body(worker: Any, store: Store, sent: list[str]) -> tuple[int, list[Any], int]:
+        (leased,) = await worker.q.lease("email", 5, 100.0, 160.0)
+        real = worker.mailer.send
+
+        async def send_while_erased(msg: Any) -> str:
+            await store.leads.erase("demo", "ann@example.com", {"v1"}, [])  # GDPR erasure mid-send
+            return str(await real(msg))
+
+        worker.mailer.send = send_while_erased
+        await worker.handle(leased)
+        index = await store.r.exists(worker.q.q.visitor + "v1")
+        return len(sent), await worker.q.pending("demo", ["email"]), index
+
+    sends, pending, index = worker_case(redis, tmp_path, body)
+    assert sends == 1 and pending == [] and index == 0  # nothing of the visitor comes back
+
+
+def test_a_step_cancelled_after_its_checks_is_not_sent(redis: Valkey, tmp_path: Any) -> None:
+    async def body(worker: Any, store: Store, sent: list[str]) -> int:
+        (leased,) = await worker.q.lease("email", 5, 100.0, 160.0)
+        real = worker.obstacle
+
+        async def checks_then_cancel(job: Any) -> Any:
+            why = await real(job)
+            await store.followups.cancel(worker.q, [job["id"]], "unsubscribed", 101.0)  # lands right after
+            return why
+
+        worker.obstacle = checks_then_cancel
+        await worker.handle(leased)
+        return len(sent)
+
+    assert worker_case(redis, tmp_path, body) == 0
+
+
+def test_a_step_due_after_the_job_lifetime_is_kept_until_it_is_due(redis: Valkey, tmp_path: Any) -> None:
+    import time as _time
+
+    async def body(worker: Any, store: Store, sent: list[str]) -> int:
+        due = _time.time() + 30 * 86400
+        worker.q.enqueue({"id": "email-late", "site": "demo", "vid": "v1", "channel": "email", "step": 2}, due)
+        await store.writer.commit()
+        return int(await store.r.ttl(worker.q.job_key("email-late")))
+
+    assert worker_case(redis, tmp_path, body) > 30 * 86400
+
+
+def test_the_lease_outlasts_the_longest_send() -> None:
+    from server.workers.followups import lease_for
+    from server.workers.mailer import conversation_deadline
+
+    cfg = config.load(doc={"sites": [SITE], "email": {"timeout_s": 125}, "push": {"timeout_s": 120}}, env={})
+    assert lease_for(cfg) > conversation_deadline(125) and lease_for(cfg) > 2 * 120

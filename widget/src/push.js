@@ -33,7 +33,8 @@ export function Push(script, sendDurable) {
 
   function report_(sub, key) {
     var json = sub.toJSON ? sub.toJSON() : sub;
-    var mark = json.endpoint + "|" + key;
+    // said again once a month, so a server that dropped it (failures, expiry) learns it again
+    var mark = json.endpoint + "|" + key + "|" + new Date().toISOString().slice(0, 7);
     if (load(SENT, "") === mark) return;
     sendDurable({ t: "push", sub: { endpoint: json.endpoint, expirationTime: json.expirationTime || null,
                                     keys: json.keys } });
