@@ -109,9 +109,14 @@ def test_the_real_worker_shows_a_push_delivered_over_devtools(browser: Any, push
         versions: list[dict[str, Any]] = []
         cdp.on("ServiceWorker.workerVersionUpdated", lambda e: versions.extend(e["versions"]))
         cdp.send("ServiceWorker.enable")
-        page.evaluate("navigator.serviceWorker.register('/linger-sw.js', {scope: '/linger/'})")
+        page.evaluate("""(async () => {  // registered, and active before anything is pushed to it
+            const reg = await navigator.serviceWorker.register('/linger-sw.js', {scope: '/linger/'});
+            const w = reg.installing || reg.waiting || reg.active;
+            if (w.state !== 'activated') await new Promise(ok => w.addEventListener('statechange',
+                () => w.state === 'activated' && ok()));
+        })()""")
         rid = pump_until(page, lambda: next((v["registrationId"] for v in versions
-                                             if v.get("status") == "activated"), None))
+                                             if v.get("status") == "activated"), None), timeout_ms=20_000)
         payload = {"web_push": 8030, "notification": {"title": "Your cart is waiting", "body": "Linen shirt",
                                                       "navigate": f"{push_shop.url}/demo/cart", "tag": "plan1"}}
         cdp.send("ServiceWorker.deliverPushMessage", {"origin": push_shop.url, "registrationId": rid,
