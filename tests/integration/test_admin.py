@@ -114,10 +114,11 @@ def test_roles_ops_cannot_change_campaigns_and_nobody_sees_another_sites(srv: Se
 
 def test_too_many_failures_lock_the_account_with_a_clear_message(srv: Server) -> None:
     c = client(srv)
-    for _ in range(3):
-        r = c.post("/admin/login", data={"email": "ops@demo.example", "password": "wrong-password"})
-        assert r.status_code == 400 and "Wrong email or password." in r.text
-    r = c.post("/admin/login", data={"email": "ops@demo.example", "password": PASSWORD})
+    for who in ("admin2@demo.example", "nobody@demo.example"):  # an unknown account locks the same way
+        for _ in range(3):
+            r = c.post("/admin/login", data={"email": who, "password": "wrong-password"})
+            assert r.status_code == 400 and "Wrong email or password." in r.text
+    r = c.post("/admin/login", data={"email": "nobody@demo.example", "password": PASSWORD})
     assert r.status_code == 429 and "Too many failed sign-ins for this account. Try again in" in r.text
 
 
@@ -156,3 +157,22 @@ def test_the_command_line_adds_accounts(srv: Server) -> None:
                             "--config", str(srv.config)], cwd=ROOT, input="short\n", capture_output=True, text=True,
                            timeout=30)
     assert short.returncode == 2 and "password: Use at least 10 characters." in short.stderr
+
+
+def test_version_history_shows_what_changed_and_restores_a_version(srv: Server) -> None:
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/campaigns?site=demo").text
+    for status in ("paused", "live"):
+        c.post("/admin/campaigns/checkout-help/status?site=demo", data={"status": status, "csrf": csrf(page)})
+    history = c.get("/admin/campaigns/checkout-help/history?site=demo").text
+    assert history.count("Restore this version") == 1 and "<code>status</code>" in history
+    version = re.findall(r'name="version" value="([^"]+)"', history)[0]
+    r = c.post("/admin/campaigns/checkout-help/history?site=demo", data={"csrf": csrf(history), "version": version})
+    assert r.status_code == 303
+    assert call(srv, "GET", "/api/v1/campaigns/checkout-help?site=demo").json()["status"] == "paused"
+    assert "restored a version" in c.get("/admin/audit?site=demo").text
+    c.post("/admin/campaigns/checkout-help/status?site=demo", data={"status": "live", "csrf": csrf(page)})
+    ops = sign_in(srv, "ops@demo.example")
+    denied = ops.post("/admin/campaigns/checkout-help/history?site=demo",
+                      data={"csrf": csrf(ops.get("/admin/campaigns?site=demo").text), "version": version})
+    assert denied.status_code == 403

@@ -16,6 +16,7 @@ def routes() -> list[Route]:
         Route("/admin/campaigns/new", editor.new),
         Route("/admin/campaigns/{cid}/edit", editor.edit, methods=["GET", "POST"]),
         Route("/admin/campaigns/{cid}/results", editor.results),
+        Route("/admin/campaigns/{cid}/history", editor.history, methods=["GET", "POST"]),
         Route("/admin/campaigns/{cid}/status", pages.campaign_status, methods=["POST"]),
         Route("/admin/audit", pages.audit_log),
     ]

@@ -88,3 +88,52 @@ async def results(request: Request) -> Response:
         row["per_impression"] = row["revenue"] / row["impressions"] if row["impressions"] else 0.0
     return render(request, "results.html", site=site, site_name=request.app.state.cfg.sites[site].name,
                   camp=stored, results=res, nav="campaigns")
+
+
+def flat(obj: object, prefix: str = "") -> dict[str, object]:
+    """{"variants.0.content.headline": "Hi", ...}: a campaign as paths, for a field-by-field diff."""
+    if isinstance(obj, dict):
+        out: dict[str, object] = {}
+        for k, v in obj.items():
+            out.update(flat(v, f"{prefix}{k}."))
+        return out
+    if isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
+        out = {}
+        for n, v in enumerate(obj):
+            out.update(flat(v, f"{prefix}{n}."))
+        return out
+    return {prefix.rstrip("."): obj}
+
+
+def diff(before: object, after: object) -> list[tuple[str, object, object]]:
+    a, b = flat(before or {}), flat(after or {})
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+@signed_in
+async def history(request: Request) -> Response:
+    """Every saved version of the campaign (from the audit log), what changed in each, and restore."""
+    site = site_of(request)
+    cid = request.path_params["cid"]
+    if not ID_RE.match(cid):
+        raise HTTPException(404, "There is no such campaign.")
+    live = request.app.state.live
+    entries = [e for e in await live.store.users.audit_log(site, limit=2000)
+               if e.get("target") == cid and str(e.get("what", "")).startswith("campaign.")]
+    if request.method == "POST":
+        _editable(request, site)
+        form = await request.form()
+        at = str(form.get("version", ""))
+        version = next((e for e in entries if repr(e["at"]) == at and e.get("after")), None)
+        if version is None:
+            raise HTTPException(404, "There is no such version.")
+        try:
+            camp = parse_campaign(version["after"], cid=cid)
+        except CampaignError as e:
+            raise HTTPException(422, f"That version no longer passes today's checks ({e}).") from None
+        await campaign_service.save(live, site, camp, request.state.user["email"] + " (restored a version)")
+        return RedirectResponse(f"/admin/campaigns/{quote(cid)}/history?site={quote(site)}", status_code=303)
+    versions = [{**e, "changes": diff(e.get("before"), e.get("after")), "key": repr(e["at"])} for e in entries]
+    current = await live.store.campaigns.load(site, cid)
+    return render(request, "history.html", site=site, site_name=request.app.state.cfg.sites[site].name, cid=cid,
+                  current=current, versions=versions, nav="campaigns")
