@@ -176,3 +176,17 @@ def test_version_history_shows_what_changed_and_restores_a_version(srv: Server) 
     denied = ops.post("/admin/campaigns/checkout-help/history?site=demo",
                       data={"csrf": csrf(ops.get("/admin/campaigns?site=demo").text), "version": version})
     assert denied.status_code == 403
+
+
+def test_duplicate_and_reorder(srv: Server) -> None:
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/campaigns/new?site=demo&from=product-hint").text
+    assert "(copy)" in page and 'value="draft" selected' in page
+    order = lambda: [x["id"] for x in sorted(call(srv, "GET", "/api/v1/campaigns?site=demo").json()["campaigns"],  # noqa: E731
+                                             key=lambda x: (-x["priority"], x["id"]))]
+    before = order()
+    last = before[-1]
+    r = c.post(f"/admin/campaigns/{last}/move?site=demo", data={"to": "up", "csrf": csrf(page)})
+    assert r.status_code == 303
+    after = order()
+    assert after.index(last) == len(before) - 2 and len(after) == len(before)

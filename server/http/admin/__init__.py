@@ -18,5 +18,6 @@ def routes() -> list[Route]:
         Route("/admin/campaigns/{cid}/results", editor.results),
         Route("/admin/campaigns/{cid}/history", editor.history, methods=["GET", "POST"]),
         Route("/admin/campaigns/{cid}/status", pages.campaign_status, methods=["POST"]),
+        Route("/admin/campaigns/{cid}/move", pages.campaign_move, methods=["POST"]),
         Route("/admin/audit", pages.audit_log),
     ]

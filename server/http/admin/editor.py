@@ -35,6 +35,14 @@ def _page(request: Request, site: str, camp: dict[str, object], new: bool, error
 async def new(request: Request) -> Response:
     site = site_of(request)
     _editable(request, site)
+    source = request.query_params.get("from", "")
+    if source:  # duplicate: the campaign as stored, as a paused draft with a new id
+        stored = await request.app.state.live.store.campaigns.load(site, source) if ID_RE.match(source) else None
+        if stored is None:
+            raise HTTPException(404, "There is no such campaign to copy.")
+        copy = {**stored, "id": f"{source[:58]}-{secrets.token_hex(2)}", "name": f"{stored['name']} (copy)"[:200],
+                "status": "draft"}
+        return _page(request, site, copy, new=True)
     template = request.query_params.get("template", "welcome")
     if template not in TEMPLATES:
         raise HTTPException(404, "There is no such template.")

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from ...core.campaigns import parse_campaign
 from ...services import accounts
 from ...services import campaigns as campaign_service
 from ...ws import client_ip
@@ -109,6 +110,30 @@ async def campaign_status(request: Request) -> Response:
                                               request.state.user["email"])
     if saved is None:
         raise HTTPException(404, "There is no such campaign.")
+    return RedirectResponse(f"/admin/campaigns?site={quote(site)}&changed={quote(cid)}", status_code=303)
+
+
+@signed_in
+async def campaign_move(request: Request) -> Response:
+    """Move a campaign up or down the priority order: the list keeps its order otherwise."""
+    site = site_of(request)
+    if not accounts.can(request.state.user, "edit_campaigns", site):
+        raise HTTPException(403, "Your role can look at campaigns but not change them.")
+    form = await request.form()
+    live = request.app.state.live
+    ordered = sorted(await live.store.campaigns.load_all(site), key=lambda c: (-c.get("priority", 0), c["id"]))
+    cid = request.path_params["cid"]
+    at = next((n for n, c in enumerate(ordered) if c["id"] == cid), None)
+    if at is None:
+        raise HTTPException(404, "There is no such campaign.")
+    other = at - 1 if form.get("to") == "up" else at + 1
+    if 0 <= other < len(ordered):  # swap the two, then number the whole list 10, 20, ... from the bottom
+        ordered[at], ordered[other] = ordered[other], ordered[at]
+        who = request.state.user["email"]
+        for n, camp in enumerate(ordered):
+            priority = (len(ordered) - n) * 10
+            if camp.get("priority") != priority:
+                await campaign_service.save(live, site, parse_campaign({**camp, "priority": priority}), who)
     return RedirectResponse(f"/admin/campaigns?site={quote(site)}&changed={quote(cid)}", status_code=303)
 
 
