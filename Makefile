@@ -20,7 +20,13 @@ $(VENV)/.test-deps: pyproject.toml | $(PY)
 run: $(VENV)/.run-deps
 	$(PY) -m server run
 
-test: $(VENV)/.test-deps browser-deps lint
+# axe-core for the accessibility tests, pinned in widget/package-lock.json
+AXE := widget/node_modules/axe-core/axe.min.js
+$(AXE): widget/package-lock.json
+	@if command -v npm >/dev/null; then cd widget && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "!!! npm is missing: the accessibility tests (axe-core) will be skipped"; fi
+
+test: $(VENV)/.test-deps browser-deps $(AXE) lint
 	$(PY) -m pytest
 
 unit: $(VENV)/.test-deps

@@ -27,7 +27,7 @@ var CSS =
   ".code{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin:0 0 12px}" +
   ".code span{font:700 18px/1 ui-monospace,Menlo,monospace;letter-spacing:2px;border:2px dashed var(--accent);" +
   "padding:8px 12px;border-radius:6px}" +
-  ".btn{display:inline-block;background:var(--accent);color:#fff;border:0;border-radius:8px;padding:10px 16px;" +
+  ".btn{display:inline-block;background:var(--accent);color:var(--on-accent);border:0;border-radius:8px;padding:10px 16px;" +
   "font-family:inherit;font-size:15px;font-weight:600;line-height:1.2;text-decoration:none;cursor:pointer}" +
   "input[type=email]{box-sizing:border-box;width:100%;padding:10px;border:1px solid #b9b9b9;border-radius:8px;" +
   "font-family:inherit;font-size:15px;margin:0 0 8px;color:#111;background:#fff}" +
@@ -37,6 +37,21 @@ var CSS =
   ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}";
 
 var COLOR = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/;
+
+// WCAG relative luminance of #rgb / #rrggbb, and the text colour (white or near-black) with more contrast on it
+export function luminance(hex) {
+  var h = hex.length === 4 ? hex.replace(/[0-9a-f]/gi, function (c) { return c + c; }).slice(1) : hex.slice(1);
+  var c = [0, 2, 4].map(function (i) {
+    var v = parseInt(h.slice(i, i + 2), 16) / 255;
+    return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+  });
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+
+export function onColor(hex) {
+  var l = luminance(hex);
+  return (1.05) / (l + 0.05) >= (l + 0.05) / (0.0137 + 0.05) ? "#ffffff" : "#111111";
+}
 var sheet = null;
 
 // http(s) or a path with one leading slash; never `//host` or `/\host` (other hosts to a browser)
@@ -93,7 +108,9 @@ export function Popups(report, email, allow) {
                           "aria-labelledby": "lg-h", "data-kind": p.kind });
     box.style.setProperty("--bg", COLOR.test(style.bg) ? style.bg : "#ffffff");
     box.style.setProperty("--fg", COLOR.test(style.fg) ? style.fg : "#1d2320");
-    box.style.setProperty("--accent", COLOR.test(style.accent) ? style.accent : "#1f3b2d");
+    var accent = COLOR.test(style.accent) ? style.accent : "#1f3b2d";
+    box.style.setProperty("--accent", accent);
+    box.style.setProperty("--on-accent", onColor(accent)); // button text readable on any accent
     box.style.setProperty("--w", Math.max(200, Math.min(1200, +style.width || 420)) + "px");
 
     var x = el("button", { class: "x", type: "button", "aria-label": "Close" }, "\u00d7");
