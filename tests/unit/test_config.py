@@ -199,3 +199,12 @@ def test_follow_up_settings_load() -> None:
     f = cfg.sites["demo"].followups
     assert f.push_after_s == () and f.email_after_s == (60.0, 120.0) and f.quiet_hours == (21, 8)
     assert cfg.vapid_sub() == "mailto:shop@shop.example" and cfg.email.from_ == "Shop <shop@shop.example>"
+
+
+def test_contrast_ratios_of_the_editor() -> None:
+    from server.http.admin.forms import contrast, readability
+
+    assert contrast("#ffffff", "#000000") == 21.0 and contrast("#777", "#777") == 1.0
+    assert contrast("red", "#fff") is None
+    assert readability({"bg": "#ffffff", "fg": "#cccccc", "accent": "#1f3b2d"}) == [
+        ("Text on background", 1.61, False), ("Button text on accent", 12.2, True)]

@@ -28,7 +28,7 @@ def _page(request: Request, site: str, camp: dict[str, object], new: bool, error
           status: int = 200) -> Response:
     return render(request, "editor.html", status=status, site=site, site_name=request.app.state.cfg.sites[site].name,
                   camp=camp, new=new, errors=errors or {}, schema=forms.CAMPAIGN, variant_fields=forms.VARIANT,
-                  value=forms.value, nav="campaigns")
+                  value=forms.value, readability=forms.readability, nav="campaigns")
 
 
 @signed_in

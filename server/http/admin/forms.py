@@ -194,3 +194,39 @@ def value(camp: dict[str, Any], path: str, kind: str) -> str:
     if kind == "number" and isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
+
+
+def _luminance(hex_color: str) -> float | None:
+    h = hex_color.lstrip("#")
+    if len(h) == 3:
+        h = "".join(c * 2 for c in h)
+    if not re.fullmatch(r"[0-9a-fA-F]{6}", h):
+        return None
+    out = []
+    for i in (0, 2, 4):
+        v = int(h[i:i + 2], 16) / 255
+        out.append(v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4)
+    return 0.2126 * out[0] + 0.7152 * out[1] + 0.0722 * out[2]
+
+
+def contrast(a: str, b: str) -> float | None:
+    """The WCAG contrast ratio of two colours (1 to 21), or None if either is not #rgb/#rrggbb."""
+    la, lb = _luminance(a), _luminance(b)
+    if la is None or lb is None:
+        return None
+    hi, lo = max(la, lb), min(la, lb)
+    return round((hi + 0.05) / (lo + 0.05), 2)
+
+
+def readability(style: dict[str, Any]) -> list[tuple[str, float, bool]]:
+    """(what, ratio, readable at 4.5:1) for a variant's text on its background and its buttons' text on
+    the accent (white or near-black, whichever the widget picks: the better one)."""
+    bg, fg, accent = style.get("bg") or "#ffffff", style.get("fg") or "#1d2320", style.get("accent") or "#1f3b2d"
+    out = []
+    text = contrast(fg, bg)
+    if text is not None:
+        out.append(("Text on background", text, text >= 4.5))
+    on = [x for x in (contrast("#ffffff", accent), contrast("#111111", accent)) if x is not None]
+    if on:
+        out.append(("Button text on accent", max(on), max(on) >= 4.5))
+    return out
