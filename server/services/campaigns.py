@@ -90,3 +90,14 @@ async def import_all(store: Store, site: str, camps: list[Campaign]) -> int:
     for c in camps:
         await store.campaigns.save(site, c.to_dict())
     return sum(1 for c in camps if c.id not in existing)
+
+
+async def daily(live: Live, site: str, camp: dict[str, Any], days: int = 30) -> list[dict[str, Any]]:
+    """Impressions, conversions and revenue per UTC day over the last `days` days, all variants."""
+    out = []
+    for day, counts in await live.store.campaigns.by_day(site, camp["id"], days, live.clock()):
+        def total(name: str, c: dict[str, float] = counts) -> float:
+            return sum(v for k, v in c.items() if k.endswith(f":{name}"))
+        out.append({"day": f"{day[:4]}-{day[4:6]}-{day[6:]}", "impressions": int(total("shown")),
+                    "conversions": int(total("conversion")), "revenue": round(total("revenue"), 2)})
+    return out

@@ -62,17 +62,21 @@ class Campaigns:
                     self.writer.cmd("HINCRBYFLOAT", key, f"{var}:{name}", repr(n))
         self.writer.cmd("EXPIRE", day, DAY_KEEP_S)
 
+    async def by_day(self, site: str, cid: str, days: int, now: float) -> list[tuple[str, dict[str, float]]]:
+        """The counters of each of the last `days` UTC days, oldest first: [("20261125", {...}), ...]."""
+        names = [time.strftime("%Y%m%d", time.gmtime(now - n * 86400)) for n in range(days - 1, -1, -1)]
+        pipe = self.r.pipeline(transaction=False)
+        for day in names:
+            pipe.hgetall(self.k.campaign_day(site, cid, day))
+        return [(day, {k.decode(): float(x) for k, x in raw.items()}) for day, raw in zip(names, await pipe.execute(),
+                                                                                            strict=True)]
+
     async def stats_since(self, site: str, cid: str, days: int, now: float) -> dict[str, float]:
         """The counters of the last `days` UTC days (today included), summed."""
-        keys = [self.k.campaign_day(site, cid, time.strftime("%Y%m%d", time.gmtime(now - n * 86400)))
-                for n in range(days)]
-        pipe = self.r.pipeline(transaction=False)
-        for key in keys:
-            pipe.hgetall(key)
         out: dict[str, float] = {}
-        for raw in await pipe.execute():
-            for k, x in raw.items():
-                out[k.decode()] = out.get(k.decode(), 0.0) + float(x)
+        for _, counts in await self.by_day(site, cid, days, now):
+            for k, x in counts.items():
+                out[k] = out.get(k, 0.0) + x
         return out
 
     async def stats(self, site: str, cid: str) -> dict[str, float]:

@@ -94,8 +94,10 @@ async def results(request: Request) -> Response:
     res = await campaign_service.results(live, site, stored)
     for row in res["variants"]:
         row["per_impression"] = row["revenue"] / row["impressions"] if row["impressions"] else 0.0
+    days = await campaign_service.daily(live, site, stored)
+    peak = max([d["impressions"] for d in days] + [1])
     return render(request, "results.html", site=site, site_name=request.app.state.cfg.sites[site].name,
-                  camp=stored, results=res, nav="campaigns")
+                  camp=stored, results=res, days=days, peak=peak, nav="campaigns")
 
 
 def flat(obj: object, prefix: str = "") -> dict[str, object]:
