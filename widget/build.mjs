@@ -30,3 +30,12 @@ if (gz > BUDGET) {
   console.error(`widget is over its size budget by ${gz - BUDGET} bytes`);
   process.exit(1);
 }
+
+// The admin's live preview: the same popup module, on its own (not part of the widget's budget).
+const preview = await build({
+  entryPoints: [join(srcDir, "preview.js")], bundle: true, minify: true, format: "iife",
+  target: ["es2018"], write: false, legalComments: "none",
+});
+writeFileSync(join(here, "..", "static", "admin", "preview.js"),
+              `/*! linger preview src:${stamp} */\n` + preview.outputFiles[0].text);
+console.log("static/admin/preview.js: the live preview (the widget's popup module)");

@@ -48,6 +48,11 @@ def test_a_merchant_changes_the_welcome_offer_and_a_shopper_sees_it_within_a_sec
         assert headline.input_value() == "Welcome! Take 15% off your first order"  # shows what is edited
         admin.locator('[name="trigger.delay_s"]').fill("0")
         headline.fill("Hello from the editor")
+        for title in ("Preview on a desktop screen", "Preview on a 375 px phone screen"):  # drawn as typed
+            frame = admin.frame_locator(f'iframe[title="{title}"]')
+            frame.locator("linger-popup h2").filter(has_text="Hello from the editor").wait_for(
+                state="attached", timeout=3000)
+        assert admin.evaluate("document.activeElement.name") == "variants.0.content.headline"  # focus stays put
         admin.locator('[name="variants.1.weight"]').fill("0")  # everyone gets variant a
         t0 = time.monotonic()
         admin.get_by_role("button", name="Save").click()

@@ -23,6 +23,11 @@ def test_committed_bundle_matches_sources() -> None:
     assert m.group(1) == src_stamp(), "static/widget.js is stale: run `make widget` and commit it"
 
 
+def test_committed_preview_matches_sources() -> None:
+    head = (ROOT / "static" / "admin" / "preview.js").read_text().splitlines()[0]
+    assert head == f"/*! linger preview src:{src_stamp()} */", "static/admin/preview.js is stale: run `make widget`"
+
+
 def test_bundle_is_within_budget() -> None:
     import gzip
 

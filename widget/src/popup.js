@@ -74,8 +74,9 @@ function adopt(root) {
 }
 
 // report(ev, popup) for shown/closed/clicked/submitted; email(address, consent, popup, wording) for the form;
-// allow() for a push_prompt's button (the browser's own permission prompt comes only from that click)
-export function Popups(report, email, allow) {
+// allow() for a push_prompt's button (the browser's own permission prompt comes only from that click);
+// quiet: never move focus (the admin's preview, drawn while the merchant types)
+export function Popups(report, email, allow, quiet) {
   var cur = null;
   var self = this;
 
@@ -168,7 +169,7 @@ export function Popups(report, email, allow) {
     document.addEventListener("keydown", keys, true);
     (document.body || document.documentElement).appendChild(host);
     var focus = box.querySelector("input[type=email]") || x;
-    if (modal || layout === "slide") focus.focus({ preventScroll: true });
+    if ((modal || layout === "slide") && !quiet) focus.focus({ preventScroll: true }); // quiet: a preview never takes focus
     report("shown", p);
     return true;
   });

@@ -148,6 +148,11 @@ async def audit_log(request: Request) -> Response:
                   entries=entries)
 
 
+@signed_in
+async def preview(request: Request) -> Response:
+    return render(request, "preview.html")
+
+
 async def error_page(request: Request, status: int, message: str) -> Response:
     found = await current(request)
     if found is not None:

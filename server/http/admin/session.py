@@ -20,8 +20,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "linger_session"
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; "
+       "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff", "x-frame-options": "DENY",
            "referrer-policy": "same-origin", "cache-control": "no-store"}
 Handler = Callable[[Request], Awaitable[Response]]
@@ -38,11 +38,16 @@ class ConsoleHeaders:
             await self.app(scope, receive, send)
             return
 
+        framed = scope["path"] == "/admin/preview"  # the editor's preview frame: framed by our own pages only
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for k, v in HEADERS.items():
                     headers[k] = v
+                if framed:
+                    headers["content-security-policy"] = CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+                    headers["x-frame-options"] = "SAMEORIGIN"
             await send(message)
 
         await self.app(scope, receive, with_headers)
