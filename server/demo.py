@@ -110,7 +110,8 @@ async def worker_file(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/", lambda r: Response(status_code=307, headers={"location": "/demo"})),
+        Route("/", lambda r: Response(status_code=307, headers={  # keeps ?linger_preview= and the like
+            "location": "/demo" + (f"?{r.url.query}" if r.url.query else "")})),
         Route("/demo", home),
         Route("/demo/c/{slug}", category),
         Route("/demo/p/{pid}", product),

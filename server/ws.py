@@ -255,6 +255,12 @@ async def _handshake(conn: Conn, site: str, ip: str) -> Session | None:
         for m in msgs:
             if not isinstance(m, wire.Arm):
                 conn.push(m)
+        if msg.preview:  # a merchant previewing a draft on their own store: to this browser only
+            from .services.campaigns import preview_popup
+
+            shown = await preview_popup(live, site, msg.preview)
+            if shown is not None:
+                conn.push(shown)
         return sess
 
 

@@ -36,6 +36,7 @@ class Hello:
     tz: str = ""
     gpc: bool = False
     push: str = "default"
+    preview: str = ""  # a merchant's "preview on my store" token: show that draft to this browser only
 
 
 @dataclass(frozen=True, slots=True)

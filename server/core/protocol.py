@@ -181,7 +181,15 @@ def _hello(o: dict[str, Any]) -> Hello:
         tz=_str(o, "tz", max_len=64, required=False),
         gpc=_bool(o, "gpc"),
         push=_choice(o, "push", PUSH_STATES, required=False, default="default"),
+        preview=_preview(o),
     )
+
+
+def _preview(o: dict[str, Any]) -> str:
+    token = _str(o, "preview", max_len=64, required=False)
+    if token and not re.fullmatch(r"[A-Za-z0-9_\-]{16,64}", token):
+        raise BadMessage("field 'preview' must be a preview token")
+    return token
 
 
 def _cart(o: dict[str, Any]) -> Cart:

@@ -7,6 +7,7 @@ from typing import Any
 
 import tomli_w
 
+from ..core import wire
 from ..core.campaigns import Campaign, parse_campaign
 from ..core.stats import campaign_results
 from ..live import Live
@@ -101,3 +102,27 @@ async def daily(live: Live, site: str, camp: dict[str, Any], days: int = 30) -> 
         out.append({"day": f"{day[:4]}-{day[4:6]}-{day[6:]}", "impressions": int(total("shown")),
                     "conversions": int(total("conversion")), "revenue": round(total("revenue"), 2)})
     return out
+
+
+PREVIEW_TTL_S = 600
+
+
+async def start_preview(live: Live, site: str, camp: Campaign, variant: int) -> str:
+    """A token that shows this draft (not saved) to the browser that opens the store with it."""
+    import secrets
+
+    token = secrets.token_urlsafe(24)
+    await live.store.campaigns.save_preview(token, site, camp.to_dict(), variant, PREVIEW_TTL_S)
+    return token
+
+
+async def preview_popup(live: Live, site: str, token: str) -> wire.Popup | None:
+    """The draft a preview token stands for, as a popup for this one browser. Nothing is counted: the
+    widget's report of it is refused, as it is no campaign of the session."""
+    draft = await live.store.campaigns.load_preview(token)
+    if draft is None or draft.get("site") != site:
+        return None
+    camp = parse_campaign(draft["campaign"])
+    variant = camp.variants[min(max(int(draft.get("variant", 0)), 0), len(camp.variants) - 1)]
+    return wire.Popup(cid=f"preview-{camp.id}"[:64], var=variant.id, kind=camp.kind, layout=variant.layout,
+                      content=variant.content, style=variant.style)

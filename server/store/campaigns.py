@@ -40,6 +40,16 @@ class Campaigns:
         removed, _ = await pipe.execute()
         return bool(removed)
 
+    async def save_preview(self, token: str, site: str, camp: dict[str, Any], variant: int, ttl: int) -> None:
+        """A draft for "preview on my store": shown to the browser that brings the token, never stored as
+        a campaign, gone after `ttl` seconds."""
+        await self.r.set(self.k.preview(token), orjson.dumps({"site": site, "campaign": camp, "variant": variant}),
+                         ex=ttl)
+
+    async def load_preview(self, token: str) -> dict[str, Any] | None:
+        raw = await self.r.get(self.k.preview(token))
+        return orjson.loads(raw) if raw else None
+
     async def seed(self, site: str, camps: list[dict[str, Any]]) -> bool:
         """Store the seed set once per site (never again, even after the merchant deletes them)."""
         if not await self.r.set(self.k.campaign_seeded(site), 1, nx=True):

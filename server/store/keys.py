@@ -35,6 +35,7 @@
 | `audit:{site}`          | list   | every change made in the admin or API: who, what, when, before/after ("*" for accounts) | 10,000 entries |
 | `cstatd:{site}:{cid}:{day}` | hash | a campaign's counters of one UTC day (the admin's last 7 days) | TTL 40 days |
 | `linksecret`            | string | the fingerprint of the secret that seals links (a start refuses another) | one key |
+| `preview:{token}`       | string | a draft campaign for "preview on my store" {site, campaign, variant} | TTL 10 minutes |
 | `vapid`                 | string | the VAPID public key subscriptions were made with (start refuses another silently) | one key |
 | `camp:{site}`           | hash   | campaign id -> campaign JSON                                   | merchant-made |
 | `campseed:{site}`       | string | set once the site's seed campaigns were loaded                 | one per site |
@@ -169,6 +170,9 @@ class Keys:
 
     def audit(self, site: str) -> str:
         return f"{self.p}audit:{site}"
+
+    def preview(self, token: str) -> str:
+        return f"{self.p}preview:{token}"
 
     def campaign_day(self, site: str, cid: str, day: str) -> str:
         return f"{self.p}cstatd:{site}:{cid}:{day}"

@@ -111,3 +111,33 @@ def test_screenshots_of_the_main_pages(browser: Any, store: Server, width: int, 
         assert errors == []
     finally:
         ctx.close()
+
+
+def test_preview_on_my_store_shows_the_draft_to_that_browser_only(browser: Any, store: Server) -> None:
+    from tests.support import call
+
+    merchant, shopper = browser.new_context(), browser.new_context()
+    try:
+        admin = merchant.new_page()
+        sign_in(admin, store)
+        admin.goto(f"{store.url}/admin/campaigns/product-hint/edit?site=demo")
+        admin.locator('[name="variants.0.content.headline"]').fill("A draft nobody else sees")
+        admin.get_by_role("button", name="Preview on my store").click()
+        link = admin.get_by_role("link", name="open your store with it")
+        url = link.get_attribute("href")
+        assert url and "linger_preview=" in url
+        assert admin.locator('[name="variants.0.content.headline"]').input_value() == "A draft nobody else sees"
+        mine = merchant.new_page()
+        mine.goto(url)
+        mine.locator("linger-popup h2").filter(has_text="A draft nobody else sees").wait_for(state="attached",
+                                                                                          timeout=5000)
+        other = shopper.new_page()
+        other.goto(f"{store.url}/demo/p/1")
+        ready(other)
+        other.wait_for_timeout(300)
+        assert "A draft nobody else sees" not in other.content()
+        stored = call(store, "GET", "/api/v1/campaigns/product-hint?site=demo").json()
+        assert stored["variants"][0]["content"]["headline"] != "A draft nobody else sees"  # nothing was published
+    finally:
+        merchant.close()
+        shopper.close()

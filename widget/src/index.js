@@ -26,6 +26,17 @@ var start = guard(function () {
   var state = { loaded: true, connected: false, vid: load(VID, null), sid: load(SID, null), events: [],
                 popup: null };
 
+  // A merchant's "preview on my store" link (?linger_preview=TOKEN): kept for this tab only.
+  function previewToken() {
+    var t = null;
+    try {
+      t = new URLSearchParams(location.search).get("linger_preview");
+      if (t) sessionStorage.setItem("linger.preview", t);
+      else t = sessionStorage.getItem("linger.preview");
+    } catch (e) { /* storage off: the token works on the page it came with */ }
+    return t && /^[A-Za-z0-9_-]{16,64}$/.test(t) ? t : undefined;
+  }
+
   function hello() {
     var pushState = "unsupported"; // also when the shop hosts no worker file (data-sw): no prompt then
     try { if (push.supported()) pushState = Notification.permission; } catch (e) { /* ignore */ }
@@ -35,7 +46,7 @@ var start = guard(function () {
                 touch: "ontouchstart" in window || navigator.maxTouchPoints > 0 },
       lang: (navigator.language || "").slice(0, 35),
       tz: (Intl.DateTimeFormat().resolvedOptions().timeZone || "").slice(0, 64),
-      gpc: navigator.globalPrivacyControl === true, push: pushState,
+      gpc: navigator.globalPrivacyControl === true, push: pushState, preview: previewToken(),
     };
   }
 
@@ -65,6 +76,7 @@ var start = guard(function () {
     } else if (msg.t === "nudge") {
       nudger.apply(msg);
     } else if (msg.t === "popup") {
+      if (/^preview-/.test(msg.cid)) popups.close(null, true); // a merchant's preview goes in front
       popups.show(msg);
     } else if (msg.t === "close") {
       popups.close(msg.cid, true);

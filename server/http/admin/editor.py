@@ -25,10 +25,11 @@ def _editable(request: Request, site: str) -> None:
 
 
 def _page(request: Request, site: str, camp: dict[str, object], new: bool, errors: dict[str, str] | None = None,
-          status: int = 200) -> Response:
+          status: int = 200, preview_url: str = "") -> Response:
     return render(request, "editor.html", status=status, site=site, site_name=request.app.state.cfg.sites[site].name,
                   camp=camp, new=new, errors=errors or {}, schema=forms.CAMPAIGN, variant_fields=forms.VARIANT,
-                  value=forms.value, readability=forms.readability, nav="campaigns")
+                  value=forms.value, readability=forms.readability, preview_url=preview_url,
+                  preview_minutes=campaign_service.PREVIEW_TTL_S // 60, nav="campaigns")
 
 
 @signed_in
@@ -79,6 +80,11 @@ async def edit(request: Request) -> Response:
         parsed = parse_campaign(camp, cid=cid)
     except CampaignError as e:
         return _page(request, site, camp, is_new, {forms.error_path(e.field): e.msg}, 422)
+    if form.get("action") == "preview_store":  # not saved: a short-lived token shows it to one browser
+        variant = int(str(form.get("preview_variant", "0"))) if str(form.get("preview_variant", "0")).isdigit() else 0
+        token = await campaign_service.start_preview(live, site, parsed, variant)
+        store_url = request.app.state.cfg.sites[site].origins[0] + "/?linger_preview=" + token
+        return _page(request, site, camp, is_new, preview_url=store_url)
     await campaign_service.save(live, site, parsed, request.state.user["email"])
     return RedirectResponse(f"/admin/campaigns?site={quote(site)}&changed={quote(cid)}", status_code=303)
 
