@@ -123,5 +123,12 @@ class FollowUpCount:
     counts: dict[str, float]
 
 
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """The session is on a page of this kind for the first time (counted once per session: the funnel)."""
+
+    kind: str
+
+
 Action = (Schedule | Cancel | Record | Publish | Send | End | Count | Engage | Capture | Alert | Deliver | Tally
-          | FollowUp | StopFollowUps | Subscribe | FollowUpCount)
+          | FollowUp | StopFollowUps | Subscribe | FollowUpCount | Reached)

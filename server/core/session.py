@@ -84,6 +84,7 @@ class Session:
     gpc: bool = False
     push: str = "default"
     followups: bool = False  # the visitor may have follow-ups pending (a plan was made, not yet stopped)
+    reached: list[str] = field(default_factory=list)  # page kinds this session has been on (the funnel)
     followup_click: str = ""  # "{channel}{step}|{when}": the last follow-up link followed (purchase attribution)
 
     @property

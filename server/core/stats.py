@@ -59,3 +59,26 @@ def campaign_results(variants: list[str], counts: dict[str, float]) -> dict[str,
                                                     "conversions")}
     totals["revenue"] = round(sum(r["revenue"] for r in rows), 2)
     return {"variants": rows, "totals": totals}
+
+
+FUNNEL = ("home", "category", "product", "cart", "checkout", "thanks")
+FUNNEL_NAMES = {"home": "the home page", "category": "a category page", "product": "a product page",
+                "cart": "the cart", "checkout": "checkout", "thanks": "the thank-you page"}
+
+
+def funnel_report(reached: dict[str, int]) -> dict[str, Any]:
+    """Sessions reaching each step (home → category → product → cart → checkout → thanks), the drop
+    between steps, and the step that loses the most, in words. Defined for every input: a step can
+    be reached without the one before (a shopper landing on a product page), so a "drop" is never
+    below zero."""
+    counts = [max(0, int(reached.get(kind, 0))) for kind in FUNNEL]
+    lost = [0] + [max(0, counts[n - 1] - counts[n]) for n in range(1, len(FUNNEL))]
+    share = [0.0] + [lost[n] / counts[n - 1] if counts[n - 1] else 0.0 for n in range(1, len(FUNNEL))]
+    steps = [{"kind": k, "sessions": counts[n], "lost": lost[n], "lost_pct": share[n]} for n, k in enumerate(FUNNEL)]
+    w = max(range(1, len(FUNNEL)), key=lambda n: (lost[n], share[n]))
+    if lost[w] <= 0:
+        summary = "No step loses shoppers in this period." if any(counts) else "No sessions in this period yet."
+        return {"steps": steps, "worst": None, "summary": summary}
+    summary = (f"The most shoppers are lost between {FUNNEL_NAMES[FUNNEL[w - 1]]} and {FUNNEL_NAMES[FUNNEL[w]]}: "
+               f"{lost[w]} of {counts[w - 1]} sessions ({100 * share[w]:.0f}%) go no further.")
+    return {"steps": steps, "worst": FUNNEL[w], "summary": summary}

@@ -18,6 +18,7 @@ from .actions import (
     FollowUp,
     FollowUpCount,
     Publish,
+    Reached,
     StopFollowUps,
     Subscribe,
     Tally,
@@ -105,6 +106,9 @@ def step(s: Session, conn: str, ev: Event, now: float, timing: Timing, rules: Si
     if isinstance(ev, LeadEmail):
         actions += capture(rules, s, ev, now)
     actions += engage(s, ev)
+    if s.sockets and s.page_kind not in s.reached:  # the funnel: each kind once per session
+        s.reached.append(s.page_kind)
+        actions.append(Reached(s.page_kind))
     cause = cause or f"{s.sid}.{now!r}"  # every event that reaches webhooks has a cause; this is a fallback
     out: list[Action] = []
     for a in actions:

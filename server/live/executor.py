@@ -17,6 +17,7 @@ from ..core.actions import (
     FollowUp,
     FollowUpCount,
     Publish,
+    Reached,
     Record,
     Schedule,
     Send,
@@ -98,6 +99,8 @@ class Executor:
                 self.later(self._stop_followups(sess.vid, why, now))
             case FollowUpCount(step=name, counts=counts):  # a purchase's effect: inside its once-only guard
                 self.store.followups.attribute(sess.site, sess.vid, name, counts)
+            case Reached(kind=kind):
+                self.store.funnel.reached(sess.site, kind, sess.sid, now)
             case Subscribe(sub=sub) if sub is None:
                 self.store.followups.unsubscribe_push(sess.vid)
             case Subscribe(sub=sub):

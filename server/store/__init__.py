@@ -27,6 +27,7 @@ from ..redact import redact_url
 from .bus import Bus
 from .campaigns import Campaigns
 from .followups import FollowUpStore
+from .funnel import Funnel
 from .instances import Instances
 from .keys import Keys
 from .leads import Leads
@@ -81,6 +82,7 @@ class Store:
         self.followups = FollowUpStore(self.r, self.writer, self.k)
         self.sessions = SessionStore(self.r, self.writer, self.k)
         self.users = Users(self.r, self.k)
+        self.funnel = Funnel(self.r, self.writer, self.k)
         self.appendonly: str = "unknown"
 
     def queue(self, name: str) -> Queue:

@@ -35,6 +35,7 @@
 | `audit:{site}`          | list   | every change made in the admin or API: who, what, when, before/after ("*" for accounts) | 10,000 entries |
 | `cstatd:{site}:{cid}:{day}` | hash | a campaign's counters of one UTC day (the admin's last 7 days) | TTL 40 days |
 | `linksecret`            | string | the fingerprint of the secret that seals links (a start refuses another) | one key |
+| `funnel:{site}:{day}:{kind}` | hll | sessions that reached a page kind on a UTC day (the admin's funnel) | TTL 120 days |
 | `preview:{token}`       | string | a draft campaign for "preview on my store" {site, campaign, variant} | TTL 10 minutes |
 | `vapid`                 | string | the VAPID public key subscriptions were made with (start refuses another silently) | one key |
 | `camp:{site}`           | hash   | campaign id -> campaign JSON                                   | merchant-made |
@@ -170,6 +171,9 @@ class Keys:
 
     def audit(self, site: str) -> str:
         return f"{self.p}audit:{site}"
+
+    def funnel(self, site: str, day: str, kind: str) -> str:
+        return f"{self.p}funnel:{site}:{day}:{kind}"
 
     def preview(self, token: str) -> str:
         return f"{self.p}preview:{token}"

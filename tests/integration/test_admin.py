@@ -190,3 +190,19 @@ def test_duplicate_and_reorder(srv: Server) -> None:
     assert r.status_code == 303
     after = order()
     assert after.index(last) == len(before) - 2 and len(after) == len(before)
+
+
+def test_the_funnel_counts_each_session_once_per_step(srv: Server) -> None:
+    from tests.support import open_session, send
+
+    for _ in range(2):
+        ws, ready = open_session(srv, url=f"{srv.url}/demo", kind="home")
+        with ws:
+            for kind, path in (("product", "/demo/p/1"), ("cart", "/demo/cart"), ("product", "/demo/p/2")):
+                send(ws, {"t": "page", "page": {"url": f"{srv.url}{path}", "kind": kind}})
+            srv.wait_session(ready["sid"], lambda s: s["pages"] == 4)
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/funnel?site=demo&days=1").text
+    rows = dict(re.findall(r'<th scope="row">([^<]+)</th>\s*<td class="num">(\d+)</td>', page))
+    assert int(rows["The home page"]) >= 2 and int(rows["A product page"]) >= 2 and int(rows["The cart"]) >= 2
+    assert "The most shoppers are lost between" in page or "No step loses" in page

@@ -105,3 +105,23 @@ def test_results_and_significance() -> None:
     assert a["impressions"] == 1000 and a["conversion_rate"] == 0.05 and a["clicks"] == 10
     assert b["emails"] == 3 and b["revenue"] == 1234.5 and b["vs_first"]["significant"] is True
     assert res["totals"]["purchases"] == 150
+
+
+# (name, sessions per step, the step named as losing the most, words in the summary)
+FUNNELS = [
+    ("empty", {}, None, "No sessions in this period yet."),
+    ("checkout loses most", {"home": 100, "category": 80, "product": 70, "cart": 30, "checkout": 25, "thanks": 5},
+     "cart", "between a product page and the cart: 40 of 70 sessions (57%)"),
+    ("landing on products", {"product": 50, "cart": 10}, "cart", "40 of 50 sessions"),
+    ("nobody lost", {"home": 3, "category": 3, "product": 3, "cart": 3, "checkout": 3, "thanks": 3}, None,
+     "No step loses shoppers"),
+]
+
+
+@pytest.mark.parametrize("name,reached,worst,words", FUNNELS, ids=[f[0] for f in FUNNELS])
+def test_funnel_report(name: str, reached: dict[str, int], worst: str | None, words: str) -> None:
+    from server.core.stats import funnel_report
+
+    r = funnel_report(reached)
+    assert r["worst"] == worst and words in r["summary"]
+    assert all(s["lost"] >= 0 for s in r["steps"])

@@ -20,5 +20,6 @@ def routes() -> list[Route]:
         Route("/admin/campaigns/{cid}/status", pages.campaign_status, methods=["POST"]),
         Route("/admin/campaigns/{cid}/move", pages.campaign_move, methods=["POST"]),
         Route("/admin/audit", pages.audit_log),
+        Route("/admin/funnel", pages.funnel),
         Route("/admin/preview", pages.preview),
     ]

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from ...core.campaigns import parse_campaign
+from ...core.stats import FUNNEL, FUNNEL_NAMES, funnel_report
 from ...services import accounts
 from ...services import campaigns as campaign_service
 from ...ws import client_ip
@@ -146,6 +147,16 @@ async def audit_log(request: Request) -> Response:
         entries = sorted(entries + await store.users.audit_log("*"), key=lambda e: -e["at"])[:200]
     return render(request, "audit.html", site=site, site_name=request.app.state.cfg.sites[site].name,
                   entries=entries)
+
+
+@signed_in
+async def funnel(request: Request) -> Response:
+    site = site_of(request)
+    days = {"1": 1, "7": 7, "30": 30, "90": 90}.get(request.query_params.get("days", "7"), 7)
+    live = request.app.state.live
+    counts = await live.store.funnel.counts(site, FUNNEL, days, live.clock())
+    return render(request, "funnel.html", site=site, site_name=request.app.state.cfg.sites[site].name, days=days,
+                  report=funnel_report(counts), names=FUNNEL_NAMES, nav="funnel")
 
 
 @signed_in
