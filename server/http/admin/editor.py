@@ -4,6 +4,7 @@ each field, new campaigns from templates, variants added and removed, saved for 
 from __future__ import annotations
 
 import secrets
+from typing import Any
 from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
@@ -11,17 +12,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ...core.campaigns import ID_RE, CampaignError, parse_campaign
-from ...services import accounts
 from ...services import campaigns as campaign_service
 from ...services.campaign_templates import TEMPLATES, new_from
 from . import forms
-from .pages import render, site_of
+from .pages import editable_site, render, site_of
 from .session import signed_in
 
 
-def _editable(request: Request, site: str) -> None:
-    if not accounts.can(request.state.user, "edit_campaigns", site):
-        raise HTTPException(403, "Your role can look at campaigns but not change them.")
+async def _stored(request: Request, site: str) -> tuple[str, dict[str, Any] | None]:
+    """The campaign named in the path, as stored (None for an id that is not one)."""
+    cid = request.path_params["cid"]
+    return cid, await request.app.state.live.store.campaigns.load(site, cid) if ID_RE.match(cid) else None
 
 
 def _page(request: Request, site: str, camp: dict[str, object], new: bool, errors: dict[str, str] | None = None,
@@ -34,8 +35,7 @@ def _page(request: Request, site: str, camp: dict[str, object], new: bool, error
 
 @signed_in
 async def new(request: Request) -> Response:
-    site = site_of(request)
-    _editable(request, site)
+    site = editable_site(request)
     source = request.query_params.get("from", "")
     if source:  # duplicate: the campaign as stored, as a paused draft with a new id
         stored = await request.app.state.live.store.campaigns.load(site, source) if ID_RE.match(source) else None
@@ -53,14 +53,13 @@ async def new(request: Request) -> Response:
 @signed_in
 async def edit(request: Request) -> Response:
     site = site_of(request)
-    cid = request.path_params["cid"]
     live = request.app.state.live
-    stored = await live.store.campaigns.load(site, cid) if ID_RE.match(cid) else None
+    cid, stored = await _stored(request, site)
     if request.method == "GET":
         if stored is None:
             raise HTTPException(404, "There is no such campaign.")
         return _page(request, site, stored, new=False)
-    _editable(request, site)
+    editable_site(request)
     form = await request.form()
     is_new = stored is None
     if is_new:  # a new campaign names its id in the form
@@ -92,9 +91,8 @@ async def edit(request: Request) -> Response:
 @signed_in
 async def results(request: Request) -> Response:
     site = site_of(request)
-    cid = request.path_params["cid"]
     live = request.app.state.live
-    stored = await live.store.campaigns.load(site, cid) if ID_RE.match(cid) else None
+    _, stored = await _stored(request, site)
     if stored is None:
         raise HTTPException(404, "There is no such campaign.")
     res = await campaign_service.results(live, site, stored)
@@ -137,7 +135,7 @@ async def history(request: Request) -> Response:
     entries = [e for e in await live.store.users.audit_log(site, limit=2000)
                if e.get("target") == cid and str(e.get("what", "")).startswith("campaign.")]
     if request.method == "POST":
-        _editable(request, site)
+        editable_site(request)
         form = await request.form()
         at = str(form.get("version", ""))
         version = next((e for e in entries if repr(e["at"]) == at and e.get("after")), None)

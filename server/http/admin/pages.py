@@ -44,6 +44,14 @@ def site_of(request: Request) -> str:
     return site
 
 
+def editable_site(request: Request) -> str:
+    """site_of, for a change to its campaigns: roles that may only look get a 403."""
+    site = site_of(request)
+    if not accounts.can(request.state.user, "edit_campaigns", site):
+        raise HTTPException(403, "Your role can look at campaigns but not change them.")
+    return site
+
+
 def _next(raw: str | None) -> str:
     """Where to go after signing in: only a path of ours (never another site: no open redirect)."""
     return raw if raw and raw.startswith("/admin") and not raw.startswith("//") and "\\" not in raw else "/admin"
@@ -99,9 +107,7 @@ async def campaign_list(request: Request) -> Response:
 
 @signed_in
 async def campaign_status(request: Request) -> Response:
-    site = site_of(request)
-    if not accounts.can(request.state.user, "edit_campaigns", site):
-        raise HTTPException(403, "Your role can look at campaigns but not change them.")
+    site = editable_site(request)
     form = await request.form()
     status = str(form.get("status", ""))
     if status not in ("live", "paused"):
@@ -117,9 +123,7 @@ async def campaign_status(request: Request) -> Response:
 @signed_in
 async def campaign_move(request: Request) -> Response:
     """Move a campaign up or down the priority order: the list keeps its order otherwise."""
-    site = site_of(request)
-    if not accounts.can(request.state.user, "edit_campaigns", site):
-        raise HTTPException(403, "Your role can look at campaigns but not change them.")
+    site = editable_site(request)
     form = await request.form()
     live = request.app.state.live
     ordered = sorted(await live.store.campaigns.load_all(site), key=lambda c: (-c.get("priority", 0), c["id"]))
