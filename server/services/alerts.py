@@ -19,3 +19,18 @@ async def deliveries(live: Live, site: str) -> dict[str, Any]:
     pending = [{**{k: d.get(k) for k in ("id", "event", "attempts", "created", "last")},
                 "url": redact_endpoint(d["url"])} for d in await live.store.webhooks.pending(site, endpoints)]
     return {"pending": pending, "log": await live.store.webhooks.log(site)}
+
+
+async def send_test(live: Live, site: str, url: str, who: str) -> str:
+    """Queue a signed `test` delivery to one of the site's webhooks (the worker sends it like any other);
+    returns its id."""
+    import secrets
+
+    from ..core.alerts import delivery_id, make_delivery
+
+    now = live.clock()
+    did = delivery_id(url, site, "", f"test.{secrets.token_hex(8)}", "test")
+    live.store.webhooks.enqueue(make_delivery(did, site, url, "test", {"site": site, "sent_by": who, "at": now},
+                                              now), now)
+    await live.store.writer.commit()
+    return did

@@ -102,7 +102,8 @@ def test_screenshots_of_the_main_pages(browser: Any, store: Server, width: int, 
         for name, path in (("campaigns", "/admin/campaigns?site=demo"),
                            ("editor", "/admin/campaigns/welcome15/edit?site=demo"),
                            ("results", "/admin/campaigns/welcome15/results?site=demo"),
-                           ("audit", "/admin/audit?site=demo"), ("funnel", "/admin/funnel?site=demo")):
+                           ("audit", "/admin/audit?site=demo"), ("funnel", "/admin/funnel?site=demo"),
+                           ("settings", "/admin/settings?site=demo")):
             page.goto(f"{store.url}{path}")
             page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True)
             wide = page.evaluate("""[...document.querySelectorAll('body *')].filter(e => !e.closest('.table-wrap')

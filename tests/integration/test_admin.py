@@ -206,3 +206,30 @@ def test_the_funnel_counts_each_session_once_per_step(srv: Server) -> None:
     rows = dict(re.findall(r'<th scope="row">([^<]+)</th>\s*<td class="num">(\d+)</td>', page))
     assert int(rows["The home page"]) >= 2 and int(rows["A product page"]) >= 2 and int(rows["The cart"]) >= 2
     assert "The most shoppers are lost between" in page or "No step loses" in page
+
+
+def test_settings_show_the_config_and_a_webhook_test_is_signed_and_logged(tmp_path_factory: pytest.TempPathFactory
+                                                                          ) -> None:
+    from tests.integration.test_webhooks import SECRET, Receiver
+    from tests.support import wait_for
+
+    hook = Receiver()
+    srv = Server(tmp_path_factory.mktemp("settings"), FAST | {"webhooks": {"poll_ms": 20}},
+                 site={"webhooks": [{"url": hook.url, "secret": SECRET, "events": ["purchase"]}]}).start()
+    try:
+        c = sign_in(srv, "merchant@demo.example")
+        page = c.get("/admin/settings?site=demo").text
+        assert "config.toml" in page and "EUR" in page and "127.0.0.1" in page and SECRET not in page
+        assert c.post("/admin/settings?site=demo", data={"csrf": csrf(page), "webhook": "0"}).status_code == 200
+        wait_for(lambda: hook.events("test"), timeout=10)
+        assert hook.events("test")[0]["data"]["sent_by"] == "merchant@demo.example"
+        log = wait_for(lambda: "delivered" in c.get("/admin/settings?site=demo").text, timeout=10)
+        assert log
+        ops = sign_in(srv, "ops@demo.example")
+        denied = ops.post("/admin/settings?site=demo",
+                          data={"csrf": csrf(ops.get("/admin/settings?site=demo").text), "webhook": "0"})
+        assert denied.status_code == 403
+    finally:
+        srv.stop()
+        hook.http.shutdown()
+        hook.http.server_close()

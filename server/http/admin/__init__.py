@@ -21,5 +21,6 @@ def routes() -> list[Route]:
         Route("/admin/campaigns/{cid}/move", pages.campaign_move, methods=["POST"]),
         Route("/admin/audit", pages.audit_log),
         Route("/admin/funnel", pages.funnel),
+        Route("/admin/settings", pages.settings, methods=["GET", "POST"]),
         Route("/admin/preview", pages.preview),
     ]

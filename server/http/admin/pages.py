@@ -14,7 +14,9 @@ from starlette.templating import Jinja2Templates
 
 from ...core.campaigns import parse_campaign
 from ...core.stats import FUNNEL, FUNNEL_NAMES, funnel_report
+from ...redact import redact_endpoint
 from ...services import accounts
+from ...services import alerts as alert_service
 from ...services import campaigns as campaign_service
 from ...ws import client_ip
 from .session import current, end, same_origin, signed_in, start
@@ -161,6 +163,28 @@ async def funnel(request: Request) -> Response:
     counts = await live.store.funnel.counts(site, FUNNEL, days, live.clock())
     return render(request, "funnel.html", site=site, site_name=request.app.state.cfg.sites[site].name, days=days,
                   report=funnel_report(counts), names=FUNNEL_NAMES, nav="funnel")
+
+
+@signed_in
+async def settings(request: Request) -> Response:
+    """The site's settings as config.toml sets them (read-only here), its webhooks with a test button,
+    and their delivery log."""
+    site = site_of(request)
+    live = request.app.state.live
+    conf = request.app.state.cfg.sites[site]
+    sent = ""
+    if request.method == "POST":
+        if not accounts.can(request.state.user, "settings", site):
+            raise HTTPException(403, "Your role can look at settings but not use them.")
+        form = await request.form()
+        n = str(form.get("webhook", ""))
+        if not n.isdigit() or int(n) >= len(conf.webhooks):
+            raise HTTPException(404, "There is no such webhook.")
+        sent = await alert_service.send_test(live, site, conf.webhooks[int(n)].url, request.state.user["email"])
+    return render(request, "settings.html", site=site, site_name=conf.name, conf=conf, sent=sent,
+                  hooks=[(n, redact_endpoint(h.url), h.events) for n, h in enumerate(conf.webhooks)],
+                  deliveries=await alert_service.deliveries(live, site), nav="settings",
+                  config_path=str(request.app.state.cfg.path or "config.toml"))
 
 
 @signed_in
