@@ -197,7 +197,8 @@ def create_app(cfg: Config) -> Starlette:
     routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(WidgetSocketFastPath), Middleware(ConsoleHeaders)],
-                    exception_handlers={HTTPException: errors.render_error, StoreError: errors.render_unavailable})
+                    exception_handlers={HTTPException: errors.render_error, StoreError: errors.render_unavailable,
+                                        Exception: errors.render_crash})
     app.state.cfg = cfg
     app.state.metrics = metrics
     return app

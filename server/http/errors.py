@@ -50,3 +50,17 @@ async def render_unavailable(request: Request, exc: Exception) -> Response:
     log.error("%s %s: redis: %s", request.method, request.url.path, exc)
     return await render_error(request, ApiError(503, "unavailable", "storage is unavailable right now; try again "
                                                 "shortly"))
+
+
+async def render_crash(request: Request, exc: Exception) -> Response:
+    """A bug (an unhandled exception): logged by the server; the response says nothing of it, and pages
+    of the consoles keep their strict headers even then."""
+    from .admin.session import HEADERS
+
+    log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    if request.url.path.startswith("/api/"):
+        return Response(orjson.dumps({"error": {"code": "internal", "msg": "something went wrong on our side"}}),
+                        status_code=500, media_type="application/json")
+    headers = HEADERS if request.url.path.startswith(("/admin", "/ops")) else None
+    return Response("Something went wrong on our side. It has been logged.", status_code=500,
+                    media_type="text/plain", headers=headers)

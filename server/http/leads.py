@@ -13,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ..core.leads import normalize_email
 from ..services import leads
+from ..services.accounts import audit
 from ..services.leads import Cursor
 from .auth import guard, int_param, live_of, site_param
 from .errors import ApiError, json
@@ -95,7 +96,14 @@ async def _address(request: Request) -> str:
 async def erase(request: Request) -> Response:
     site = site_param(request)
     email = await _address(request)
-    result = await leads.erase(live_of(request), site, email)
+    live = live_of(request)
+    result = await leads.erase(live, site, email)
     if not result["lead"] and not result["visitors"]:
         raise ApiError(404, "not_found", "no lead with that address on this site")
+    # audited without the address itself (erasure is forgetting): a salted hash says which request it was
+    import hashlib
+
+    mark = hashlib.sha256(f"{site}\0{email}".encode()).hexdigest()[:12]
+    await audit(live.store, site, f"api token {request.state.token.name!r}", "lead.erased", f"address #{mark}",
+                None, {k: v for k, v in result.items() if isinstance(v, int)})
     return json({"erased": email, **result})

@@ -6,6 +6,7 @@ Roles: `admin` (every site, and accounts), `merchant` (their sites: campaigns an
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -39,6 +40,13 @@ class AccountError(Exception):
 
 class SignInRefused(AccountError):
     pass
+
+
+def password_mark(user: dict[str, Any]) -> str:
+    """Changes with the password: a login session made before a password change no longer counts."""
+    import hashlib
+
+    return hashlib.sha256(str(user.get("hash", "")).encode()).hexdigest()[:16]
 
 
 def can(user: dict[str, Any], action: str, site: str | None = None) -> bool:
@@ -91,30 +99,38 @@ async def seed_demo(store: Store, cfg: Config) -> int:
     return made
 
 
+_VERIFYING = asyncio.Semaphore(2)  # argon2 runs in threads, two at a time: a burst queues, shoppers do not
+
+
+async def _verify(hashed: str, password: str) -> bool:
+    async with _VERIFYING:
+        try:
+            return bool(await asyncio.to_thread(_hasher.verify, hashed, password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+
 async def sign_in(store: Store, cfg: Config, email: str, password: str, ip: str) -> dict[str, Any]:
-    """The account, or SignInRefused with what to tell the person (never whether the account exists)."""
+    """The account, or SignInRefused with what to tell the person (never whether the account exists).
+    Every attempt is counted before its password is checked (a success takes its count back), so a
+    burst of parallel guesses meets the lock-out like a slow one does."""
     email = email.strip().lower()
     acct, addr = f"acct:{email}", f"ip:{ip}"
-    per_acct, per_ip = await store.users.failures(acct, addr)
+    per_acct, per_ip = await store.users.attempt(cfg.admin.lockout_s, acct, addr)
     for n, most, who, key in ((per_acct, cfg.admin.attempts_per_account, "this account", acct),
                               (per_ip, cfg.admin.attempts_per_ip, "your address", addr)):
-        if n >= most:
+        if n > most:
             minutes = max(1, -(-await store.users.lock_ends_in(key) // 60))
             raise SignInRefused(f"Too many failed sign-ins for {who}. Try again in {minutes} minute"
                                 f"{'s' if minutes != 1 else ''}.")
     user = await store.users.get(email)
-    try:
-        _hasher.verify(user["hash"] if user else _DUMMY, password)
-        ok = user is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        ok = False
+    ok = await _verify(user["hash"] if user else _DUMMY, password) and user is not None
     if not ok or user is None:
-        await store.users.failed(cfg.admin.lockout_s, acct, addr)
         raise SignInRefused("Wrong email or password.", "password")
-    if password == DEMO_PASSWORD and not is_loopback(cfg.server.host):
-        raise SignInRefused("The demo password only works while the server listens on a loopback address: "
-                            "set a real one with `python -m server user passwd EMAIL`.", "password")
-    await store.users.forget_failures(acct)
+    if password == DEMO_PASSWORD and not (is_loopback(cfg.server.host) and is_loopback(ip)):
+        raise SignInRefused("The demo password only works on this machine (a loopback address, not through a "
+                            "proxy): set a real one with `python -m server user passwd EMAIL`.", "password")
+    await store.users.succeeded(acct, addr)
     if _hasher.check_needs_rehash(user["hash"]):
         user["hash"] = _hasher.hash(password)
         await store.users.put(user)

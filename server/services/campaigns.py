@@ -87,9 +87,13 @@ async def export_toml(store: Store, site: str) -> tuple[str, int]:
 async def import_all(store: Store, site: str, camps: list[Campaign]) -> int:
     """Store already validated campaigns (running instances reload through pub/sub); returns how
     many were new."""
-    existing = {c["id"] for c in await store.campaigns.load_all(site)}
+    existing = {c["id"]: c for c in await store.campaigns.load_all(site)}
     for c in camps:
         await store.campaigns.save(site, c.to_dict())
+        if existing.get(c.id) != c.to_dict():
+            await audit(store, site, "command line (campaigns import)",
+                        "campaign.added" if c.id not in existing else "campaign.saved", c.id, existing.get(c.id),
+                        c.to_dict())
     return sum(1 for c in camps if c.id not in existing)
 
 

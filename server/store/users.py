@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from .keys import Keys
 
 AUDIT_KEEP = 10_000  # entries per site
+_DECR_IF_EXISTS = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0"
 
 
 class Users:
@@ -62,22 +63,24 @@ class Users:
 
     # ------------------------------------------------------------ failed logins
 
-    async def failures(self, *names: str) -> list[int]:
-        raws = await self.r.mget([self.k.login_failures(n) for n in names])
-        return [int(x) if x else 0 for x in raws]
-
-    async def failed(self, window_s: int, *names: str) -> None:
-        pipe = self.r.pipeline(transaction=False)
+    async def attempt(self, window_s: int, *names: str) -> list[int]:
+        """Count a sign-in attempt against each name before its password is checked; the counts now."""
+        pipe = self.r.pipeline(transaction=True)
         for n in names:
             pipe.incr(self.k.login_failures(n))
             pipe.expire(self.k.login_failures(n), window_s, nx=True)
+        out = await pipe.execute()
+        return [int(x) for x in out[0::2]]
+
+    async def succeeded(self, account: str, address: str) -> None:
+        """The attempt was right: the account starts afresh, the address gets its one count back."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(self.k.login_failures(account))
+        pipe.eval(_DECR_IF_EXISTS, 1, self.k.login_failures(address))  # never a key without its expiry
         await pipe.execute()
 
     async def lock_ends_in(self, name: str) -> int:
         return max(0, int(await self.r.ttl(self.k.login_failures(name))))
-
-    async def forget_failures(self, name: str) -> None:
-        await self.r.delete(self.k.login_failures(name))
 
     # ------------------------------------------------------------ audit log
 

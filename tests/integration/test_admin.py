@@ -233,3 +233,112 @@ def test_settings_show_the_config_and_a_webhook_test_is_signed_and_logged(tmp_pa
         srv.stop()
         hook.http.shutdown()
         hook.http.server_close()
+
+
+def form_fields(page: str) -> list[tuple[str, str]]:
+    """What a browser would submit for the editor form as the page shows it."""
+    import html
+
+    body = page[page.index('<form method="post" action="/admin/campaigns/'):]
+    body = body[:body.index("</form>")]
+    data = []
+    for m in re.finditer(r"<(input|select|textarea)([^>]*)>", body):
+        tag, attrs = m.group(1), m.group(2)
+        name = re.search(r'name="([^"]+)"', attrs)
+        if not name:
+            continue
+        key = html.unescape(name.group(1))
+        if tag == "input":
+            if 'type="checkbox"' in attrs:
+                if " checked" in attrs:
+                    data.append((key, "on"))
+                continue
+            val = re.search(r'value="([^"]*)"', attrs)
+            data.append((key, html.unescape(val.group(1)) if val else ""))
+        elif tag == "select":
+            end = body.index("</select>", m.end())
+            sel = re.search(r'<option value="([^"]*)" selected', body[m.end():end])
+            data.append((key, html.unescape(sel.group(1)) if sel else ""))
+        else:
+            end = body.index("</textarea>", m.end())
+            data.append((key, html.unescape(body[m.end():end]).replace("\n", "\r\n")))  # as browsers send it
+    return data
+
+
+def test_an_unchanged_form_saves_an_identical_campaign(srv: Server) -> None:
+    odd = {"id": "odd", "name": "  padded name  ", "kind": "custom", "status": "paused", "priority": 3,
+           "start": 1800000030.5, "end": 1800000100.25, "trigger": {"delay_s": 5},
+           "target": {"url_include": ["/p?a=1,2", "/x"], "lang": [" de", "en"]},
+           "variants": [{"id": "a", "content": {"headline": "Hi", "body": "line1\nline2",
+                                                 "form": {"email": False, "button": "Go"}}}]}
+    assert call(srv, "PUT", "/api/v1/campaigns/odd?site=demo", odd).status_code == 201
+    before = call(srv, "GET", "/api/v1/campaigns/odd?site=demo").json()
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/campaigns/odd/edit?site=demo").text
+    r = c.post("/admin/campaigns/odd/edit?site=demo", data=dict(form_fields(page)) | {"action": "save"})
+    assert r.status_code == 303, re.findall(r'class="error"[^>]*>([^<]+)', r.text)
+    after = call(srv, "GET", "/api/v1/campaigns/odd?site=demo").json()
+    assert after == before
+    call(srv, "DELETE", "/api/v1/campaigns/odd?site=demo")
+
+
+def test_a_new_campaign_never_replaces_an_existing_one(srv: Server) -> None:
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/campaigns/new?site=demo&template=bar").text
+    data = dict(form_fields(page)) | {"action": "save", "id": "welcome-back"}
+    r = c.post("/admin/campaigns/new?site=demo", data=data)
+    assert r.status_code == 422 and "A campaign with this id exists" in r.text
+    again = dict(form_fields(r.text)) | {"action": "save", "id": "my-new-bar"}  # the error's own advice
+    assert c.post("/admin/campaigns/new?site=demo", data=again).status_code == 303
+    kept = call(srv, "GET", "/api/v1/campaigns/welcome-back?site=demo").json()
+    assert kept["name"] == "Tab return: your cart is saved"
+    assert call(srv, "GET", "/api/v1/campaigns/my-new-bar?site=demo").status_code == 200
+    assert c.post("/admin/campaigns/nosuch/edit?site=demo", data=again).status_code == 404  # edit never creates
+    call(srv, "DELETE", "/api/v1/campaigns/my-new-bar?site=demo")
+
+
+def test_list_item_errors_show_at_the_list_and_odd_preview_variants_are_harmless(srv: Server) -> None:
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/campaigns/product-hint/edit?site=demo").text
+    data = dict(form_fields(page)) | {"action": "save", "target.page_kinds": "home\r\nbogus"}
+    r = c.post("/admin/campaigns/product-hint/edit?site=demo", data=data)
+    assert r.status_code == 422 and 'id="f-target-page_kinds-error"' in r.text
+    odd = dict(form_fields(page)) | {"action": "preview_store", "preview_variant": "²"}
+    r = c.post("/admin/campaigns/product-hint/edit?site=demo", data=odd)
+    assert r.status_code == 200 and "Preview ready" in r.text
+
+
+def test_a_password_change_ends_older_sessions(srv: Server) -> None:
+    c = sign_in(srv, "admin@demo.example")
+    assert c.get("/admin/campaigns?site=demo").status_code == 200
+    r = subprocess.run([sys.executable, "-m", "server", "user", "passwd", "admin@demo.example", "--password-stdin",
+                        "--config", str(srv.config)], cwd=ROOT, input=PASSWORD + "\n", capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert c.get("/admin/campaigns?site=demo").status_code == 303  # to the sign-in form
+
+
+def test_a_burst_of_parallel_guesses_meets_the_lock_out(srv: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guess(_: int) -> int:
+        with httpx.Client(base_url=srv.url, headers={"origin": srv.url}, timeout=30) as c:
+            return c.post("/admin/login", data={"email": "burst@demo.example", "password": "wrong"}).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(guess, range(12)))
+    assert codes.count(400) <= 3 and codes.count(429) >= 9  # attempts_per_account is 3 here
+    assert httpx.get(f"{srv.url}/healthz", timeout=5).status_code == 200
+
+
+def test_erasing_a_lead_through_the_api_is_audited_without_the_address(srv: Server) -> None:
+    from tests.support import next_msg, open_session, send
+
+    ws, _ = open_session(srv)
+    with ws:
+        send(ws, {"t": "email", "id": "e1", "email": "gone@example.com", "source": "field", "field": "email",
+                  "consent": True})
+        assert next_msg(ws, "ack")["id"] == "e1"
+    assert call(srv, "DELETE", "/api/v1/leads/gone@example.com?site=demo").status_code == 200
+    entry = call(srv, "GET", "/api/v1/audit?site=demo").json()["entries"][0]
+    assert entry["what"] == "lead.erased" and "gone@example.com" not in str(entry) and entry["after"]["lead"] == 1

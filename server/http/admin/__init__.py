@@ -13,7 +13,7 @@ def routes() -> list[Route]:
         Route("/admin/login", pages.login, methods=["GET", "POST"]),
         Route("/admin/logout", pages.logout, methods=["POST"]),
         Route("/admin/campaigns", pages.campaign_list),
-        Route("/admin/campaigns/new", editor.new),
+        Route("/admin/campaigns/new", editor.new, methods=["GET", "POST"]),
         Route("/admin/campaigns/{cid}/edit", editor.edit, methods=["GET", "POST"]),
         Route("/admin/campaigns/{cid}/results", editor.results),
         Route("/admin/campaigns/{cid}/history", editor.history, methods=["GET", "POST"]),

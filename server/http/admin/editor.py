@@ -3,6 +3,7 @@ each field, new campaigns from templates, variants added and removed, saved for 
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +37,16 @@ def _page(request: Request, site: str, camp: dict[str, object], new: bool, error
 @signed_in
 async def new(request: Request) -> Response:
     site = editable_site(request)
+    if request.method == "POST":  # a new campaign names its id in the form; an existing one is never replaced
+        form = await request.form(max_files=0, max_fields=2000)
+        cid = str(form.get("id", "")).strip()
+        if not ID_RE.match(cid):
+            return _page(request, site, forms.campaign_from(form, cid), True,
+                         {"id": "Use 1-64 letters, digits, _ or -."}, 422)
+        if await request.app.state.live.store.campaigns.load(site, cid) is not None:
+            return _page(request, site, forms.campaign_from(form, cid), True,
+                         {"id": "A campaign with this id exists: choose another."}, 422)
+        return await _submit(request, site, cid, form, new=True)
     source = request.query_params.get("from", "")
     if source:  # duplicate: the campaign as stored, as a paused draft with a new id
         stored = await request.app.state.live.store.campaigns.load(site, source) if ID_RE.match(source) else None
@@ -53,37 +64,34 @@ async def new(request: Request) -> Response:
 @signed_in
 async def edit(request: Request) -> Response:
     site = site_of(request)
-    live = request.app.state.live
     cid, stored = await _stored(request, site)
+    if stored is None:  # never creates: new campaigns are posted to /admin/campaigns/new
+        raise HTTPException(404, "There is no such campaign.")
     if request.method == "GET":
-        if stored is None:
-            raise HTTPException(404, "There is no such campaign.")
         return _page(request, site, stored, new=False)
     editable_site(request)
-    form = await request.form()
-    is_new = stored is None
-    if is_new:  # a new campaign names its id in the form
-        cid = str(form.get("id", "")).strip()
-        if not ID_RE.match(cid):
-            camp = forms.campaign_from(form, cid)
-            return _page(request, site, camp, True, {"id": "Use 1-64 letters, digits, _ or -."}, 422)
-        if await live.store.campaigns.load(site, cid) is not None:
-            return _page(request, site, forms.campaign_from(form, cid), True,
-                         {"id": "A campaign with this id exists: choose another."}, 422)
+    return await _submit(request, site, cid, await request.form(max_files=0, max_fields=2000), new=False)
+
+
+async def _submit(request: Request, site: str, cid: str, form: Any, new: bool) -> Response:
+    """Save, add a variant, or preview on the store: what the form holds, validated by the model."""
+    live = request.app.state.live
     camp = forms.campaign_from(form, cid)
     if form.get("action") == "add_variant":
-        camp["variants"].append({"id": chr(ord("a") + len(camp["variants"])), "weight": 1, "layout": "modal",
-                                 "content": {"headline": ""}, "style": {}})
-        return _page(request, site, camp, is_new)
+        used = {str(v.get("id", "")) for v in camp["variants"]}
+        vid = next(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in used)
+        camp["variants"].append({"id": vid, "weight": 1, "layout": "modal", "content": {"headline": ""}, "style": {}})
+        return _page(request, site, camp, new)
     try:
         parsed = parse_campaign(camp, cid=cid)
     except CampaignError as e:
-        return _page(request, site, camp, is_new, {forms.error_path(e.field): e.msg}, 422)
+        return _page(request, site, camp, new, {forms.error_path(e.field): e.msg}, 422)
     if form.get("action") == "preview_store":  # not saved: a short-lived token shows it to one browser
-        variant = int(str(form.get("preview_variant", "0"))) if str(form.get("preview_variant", "0")).isdigit() else 0
+        raw = str(form.get("preview_variant", "0"))
+        variant = int(raw) if re.fullmatch(r"[0-9]{1,2}", raw) else 0
         token = await campaign_service.start_preview(live, site, parsed, variant)
         store_url = request.app.state.cfg.sites[site].origins[0] + "/?linger_preview=" + token
-        return _page(request, site, camp, is_new, preview_url=store_url)
+        return _page(request, site, camp, new, preview_url=store_url)
     await campaign_service.save(live, site, parsed, request.state.user["email"])
     return RedirectResponse(f"/admin/campaigns?site={quote(site)}&changed={quote(cid)}", status_code=303)
 

@@ -36,14 +36,14 @@ CAMPAIGN = (
         Field("trigger.delay_s", "Seconds on the page", "number"),
         Field("trigger.time_on_site_s", "Seconds on the site", "number"),
         Field("trigger.scroll_pct", "Scrolled down (%)", "int"),
-        Field("trigger.exit", "On exit intent", "list", "Comma-separated: " + ", ".join(EXIT_HOWS)),
+        Field("trigger.exit", "On exit intent", "list", "One per line: " + ", ".join(EXIT_HOWS)),
         Field("trigger.idle_s", "Idle at cart or checkout (seconds)", "number"),
         Field("trigger.pages_min", "After this many pages", "int"),
         Field("trigger.tab_return_s", "Back on the tab after (seconds away)", "number"),
     )),
     ("Who sees it", (
-        Field("target.page_kinds", "Page kinds", "list", "Comma-separated: " + ", ".join(PAGE_KINDS)),
-        Field("target.url_include", "URL contains", "list", "Comma-separated; empty: every page."),
+        Field("target.page_kinds", "Page kinds", "list", "One per line: " + ", ".join(PAGE_KINDS)),
+        Field("target.url_include", "URL contains", "list", "One per line; empty: every page."),
         Field("target.url_exclude", "URL does not contain", "list"),
         Field("target.visitor", "Visitors", "choice", choices=("any", "new", "returning")),
         Field("target.device", "Device", "choice", choices=("any", "mobile", "desktop")),
@@ -53,13 +53,13 @@ CAMPAIGN = (
         Field("target.cart_total_max", "Cart total at most", "number"),
         Field("target.cart_count_min", "Items in the cart at least", "int"),
         Field("target.cart_count_max", "Items in the cart at most", "int"),
-        Field("target.temperature", "Temperature", "list", "Comma-separated: cold, warm, hot"),
+        Field("target.temperature", "Temperature", "list", "One per line: cold, warm, hot"),
         Field("target.has_email", "Known email", "tristate"),
         Field("target.referrer_contains", "Came from a page containing"),
         Field("target.utm_source", "utm_source is"),
         Field("target.utm_medium", "utm_medium is"),
         Field("target.utm_campaign", "utm_campaign is"),
-        Field("target.lang", "Languages", "list", "Comma-separated prefixes, e.g. en, de-AT"),
+        Field("target.lang", "Languages", "list", "Prefixes, one per line, e.g. en or de-AT"),
     )),
     ("How often", (
         Field("frequency.per", "Once per", "choice", choices=tuple(PER)),
@@ -119,7 +119,10 @@ def _number(raw: str, integer: bool) -> Any:
 
 
 def read(form: FormData, field: Field, name: str, out: dict[str, Any], path: str) -> None:
-    raw = str(form.get(name, "")).strip()
+    """One input back into the campaign JSON, as typed: text keeps its spaces (only an empty field
+    means "not set"), line breaks come back as browsers send them (CRLF) and are stored as LF."""
+    given = str(form.get(name, "")).replace("\r\n", "\n")
+    raw = given.strip()
     if field.kind == "bool":
         _put(out, path, name in form)
     elif field.kind == "tristate":
@@ -129,12 +132,12 @@ def read(form: FormData, field: Field, name: str, out: dict[str, Any], path: str
         return  # left empty: the model's default
     elif field.kind in ("number", "int"):
         _put(out, path, _number(raw, field.kind == "int"))
-    elif field.kind == "list":
-        _put(out, path, [x.strip() for x in raw.split(",") if x.strip()])
+    elif field.kind == "list":  # one per line: values may hold commas (a URL's query)
+        _put(out, path, [x for x in given.split("\n") if x.strip()])
     elif field.kind == "when":
         _put(out, path, _when(raw))
     else:
-        _put(out, path, raw)
+        _put(out, path, given)
 
 
 def _when(raw: str) -> Any:
@@ -142,11 +145,13 @@ def _when(raw: str) -> Any:
     import calendar
     import time
 
+    whole, _, fraction = raw.partition(".")
     for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
         try:
-            return float(calendar.timegm(time.strptime(raw, fmt)))
+            seconds = float(calendar.timegm(time.strptime(whole, fmt)))
         except ValueError:
             continue
+        return seconds + (float(f"0.{fraction}") if fraction.isdigit() else 0.0)
     return raw
 
 
@@ -162,7 +167,8 @@ def campaign_from(form: FormData, cid: str) -> dict[str, Any]:
         v: dict[str, Any] = {}
         for f in VARIANT:
             read(form, f, f"variants.{n}.{f.path}", v, f.path)
-        if not str(form.get(f"variants.{n}.content.form.consent_label", "")).strip() and \
+        if f"variants.{n}.content.form.present" not in form and \
+                not str(form.get(f"variants.{n}.content.form.consent_label", "")).strip() and \
                 not v.get("content", {}).get("form", {}).get("email"):
             v.get("content", {}).pop("form", None)  # no form asked for
         cta = v.get("content", {}).get("cta")
@@ -176,8 +182,10 @@ def campaign_from(form: FormData, cid: str) -> dict[str, Any]:
 
 
 def error_path(field: str) -> str:
-    """The model's "variants[0].content.headline" as the form's "variants.0.content.headline"."""
-    return re.sub(r"\[(\d+)\]", r".\1", field).lstrip(".")
+    """The model's "variants[0].content.headline" as the form's "variants.0.content.headline"; an item
+    of a list ("target.page_kinds[1]") is the list's own input."""
+    path = re.sub(r"\[(\d+)\]", r".\1", field).lstrip(".")
+    return re.sub(r"^((?:trigger|target)\.\w+)\.\d+$", r"\1", path)
 
 
 def value(camp: dict[str, Any], path: str, kind: str) -> str:
@@ -186,11 +194,13 @@ def value(camp: dict[str, Any], path: str, kind: str) -> str:
     if v is None:
         return ""
     if kind == "list":
-        return ", ".join(str(x) for x in v)
+        return "\n".join(str(x) for x in v)
     if kind == "when":
         import time
 
-        return time.strftime("%Y-%m-%dT%H:%M", time.gmtime(float(v)))
+        t = float(v)
+        shown = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+        return shown + (f"{t % 1:.3f}"[1:] if t % 1 else "")
     if kind == "number" and isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)

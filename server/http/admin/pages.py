@@ -65,7 +65,7 @@ async def login(request: Request) -> Response:
             return RedirectResponse(_next(request.query_params.get("next")), status_code=303)
         return render(request, "login.html", values={}, errors={}, next=request.query_params.get("next", ""),
                       signed_out="signed_out" in request.query_params)
-    form = await request.form()
+    form = await request.form(max_files=0, max_fields=10)
     email, password = str(form.get("email", ""))[:254], str(form.get("password", ""))[:1024]
     to = _next(str(form.get("next", "")))
     if not same_origin(request):
@@ -103,8 +103,9 @@ async def campaign_list(request: Request) -> Response:
     rows = []
     for raw in sorted(await live.store.campaigns.load_all(site), key=lambda c: (-c.get("priority", 0), c["id"])):
         rows.append({**raw, "week": await campaign_service.last_days(live, site, raw)})
+    changed = request.query_params.get("changed", "")
     return render(request, "campaigns.html", site=site, site_name=request.app.state.cfg.sites[site].name,
-                  campaigns=rows, changed=request.query_params.get("changed", ""))
+                  campaigns=rows, changed=changed if any(r["id"] == changed for r in rows) else "")
 
 
 @signed_in

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ...services.accounts import password_mark
+
 COOKIE = "linger_session"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; "
        "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -61,7 +63,8 @@ async def start(request: Request, user: dict[str, Any], to: str) -> Response:
     sid = secrets.token_urlsafe(24)
     cfg = request.app.state.cfg
     await request.app.state.live.store.users.open_session(
-        sid, {"email": user["email"], "csrf": secrets.token_urlsafe(24)}, cfg.admin.idle_timeout_s)
+        sid, {"email": user["email"], "csrf": secrets.token_urlsafe(24), "pw": password_mark(user)},
+        cfg.admin.idle_timeout_s)
     resp = RedirectResponse(to, status_code=303)
     resp.set_cookie(COOKIE, _signer(request).sign(sid).decode(), httponly=True, samesite="lax", path="/",
                     secure=request.url.scheme == "https")
@@ -95,7 +98,9 @@ async def current(request: Request) -> tuple[dict[str, Any], dict[str, Any]] | N
     if sess is None:
         return None
     user = await store.users.get(sess["email"])
-    return (user, sess) if user is not None else None
+    if user is None or sess.get("pw") != password_mark(user):  # gone, or its password changed since
+        return None
+    return user, sess
 
 
 def same_origin(request: Request) -> bool:
@@ -115,10 +120,11 @@ def signed_in(handler: Handler) -> Handler:
         if found is None:
             if request.method != "GET":
                 raise HTTPException(403, "Your session has ended. Sign in again.")
-            return RedirectResponse(f"/admin/login?next={quote(request.url.path)}", status_code=303)
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/admin/login?next={quote(here)}", status_code=303)
         user, sess = found
         if request.method not in ("GET", "HEAD"):
-            form = await request.form()
+            form = await request.form(max_files=0, max_fields=2000)  # forms here never carry files
             token = str(form.get("csrf") or request.headers.get("x-csrf-token", ""))
             if not same_origin(request) or not hmac.compare_digest(token.encode(), sess["csrf"].encode()):
                 raise HTTPException(403, "This form has expired or did not come from this page. Reload and try "
