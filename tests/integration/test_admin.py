@@ -342,3 +342,24 @@ def test_erasing_a_lead_through_the_api_is_audited_without_the_address(srv: Serv
     assert call(srv, "DELETE", "/api/v1/leads/gone@example.com?site=demo").status_code == 200
     entry = call(srv, "GET", "/api/v1/audit?site=demo").json()["entries"][0]
     assert entry["what"] == "lead.erased" and "gone@example.com" not in str(entry) and entry["after"]["lead"] == 1
+
+
+def test_hostile_shopper_text_through_the_widget_is_inert_on_every_admin_page(srv: Server) -> None:
+    from tests.support import hello as hello_frame
+    from tests.support import next_msg, send
+
+    evil = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    with srv.ws() as ws:
+        send(ws, hello_frame(url="https://shop.example/p/<script>", kind="product") | {"lang": evil[:35]})
+        next_msg(ws, "ready")
+        send(ws, {"t": "page", "page": {"url": "https://shop.example/cart", "title": evil, "kind": "cart"}})
+        send(ws, {"t": "cart", "items": [{"id": "x", "name": evil, "price": 1, "qty": 1}], "total": 1})
+        send(ws, {"t": "email", "id": "e1", "email": "xss@example.com", "source": "field", "field": evil[:100],
+                  "consent": True, "consent_text": evil})
+        next_msg(ws, "ack")
+    c = sign_in(srv, "admin@demo.example")
+    for path in ("/admin/campaigns?site=demo", "/admin/audit?site=demo", "/admin/funnel?site=demo",
+                 "/admin/settings?site=demo", "/admin/campaigns/welcome15/edit?site=demo",
+                 "/admin/campaigns/welcome15/results?site=demo", "/admin/campaigns/welcome15/history?site=demo"):
+        page = c.get(path).text
+        assert "<script>alert" not in page and "<img src=x" not in page and "onerror=alert(2)>" not in page, path
