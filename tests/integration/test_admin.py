@@ -363,3 +363,16 @@ def test_hostile_shopper_text_through_the_widget_is_inert_on_every_admin_page(sr
                  "/admin/campaigns/welcome15/results?site=demo", "/admin/campaigns/welcome15/history?site=demo"):
         page = c.get(path).text
         assert "<script>alert" not in page and "<img src=x" not in page and "onerror=alert(2)>" not in page, path
+
+
+def test_an_archived_campaign_leaves_the_list_and_the_store_and_keeps_its_results(srv: Server) -> None:
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/campaigns?site=demo").text
+    assert c.post("/admin/campaigns/welcome-back/status?site=demo",
+                  data={"status": "archived", "csrf": csrf(page)}).status_code == 303
+    listed = c.get("/admin/campaigns?site=demo").text
+    assert "welcome-back" not in re.findall(r'<span class="id">([^<]+)</span>', listed)
+    assert "Archived campaigns (1)" in listed
+    assert "welcome-back" in c.get("/admin/campaigns?site=demo&archived=1").text
+    assert c.get("/admin/campaigns/welcome-back/results?site=demo").status_code == 200
+    c.post("/admin/campaigns/welcome-back/status?site=demo", data={"status": "live", "csrf": csrf(page)})

@@ -100,12 +100,16 @@ async def home(request: Request) -> Response:
 async def campaign_list(request: Request) -> Response:
     site = site_of(request)
     live = request.app.state.live
+    archived = request.query_params.get("archived") == "1"
     rows = []
-    for raw in sorted(await live.store.campaigns.load_all(site), key=lambda c: (-c.get("priority", 0), c["id"])):
-        rows.append({**raw, "week": await campaign_service.last_days(live, site, raw)})
+    everything = await live.store.campaigns.load_all(site)
+    for raw in sorted(everything, key=lambda c: (-c.get("priority", 0), c["id"])):
+        if (raw.get("status") == "archived") == archived:
+            rows.append({**raw, "week": await campaign_service.last_days(live, site, raw)})
     changed = request.query_params.get("changed", "")
     return render(request, "campaigns.html", site=site, site_name=request.app.state.cfg.sites[site].name,
-                  campaigns=rows, changed=changed if any(r["id"] == changed for r in rows) else "")
+                  campaigns=rows, changed=changed if any(r["id"] == changed for r in everything) else "",
+                  archived=archived, archived_count=sum(1 for c in everything if c.get("status") == "archived"))
 
 
 @signed_in
@@ -113,8 +117,8 @@ async def campaign_status(request: Request) -> Response:
     site = editable_site(request)
     form = await request.form()
     status = str(form.get("status", ""))
-    if status not in ("live", "paused"):
-        raise HTTPException(400, "Choose live or paused.")
+    if status not in ("live", "paused", "archived"):
+        raise HTTPException(400, "Choose live, paused or archived.")
     cid = request.path_params["cid"]
     saved = await campaign_service.set_status(request.app.state.live, site, cid, status,
                                               request.state.user["email"])
