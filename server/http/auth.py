@@ -4,6 +4,7 @@ query parameters checked the same way everywhere."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 
@@ -15,16 +16,21 @@ from ..live import Live
 from .errors import ApiError, log
 
 
-def _token(request: Request) -> ApiToken:
+async def _token(request: Request) -> ApiToken:
+    """The caller's token: one of [[api.tokens]], or one made in the admin (kept only as a hash)."""
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and presented:
+    if scheme.lower() == "bearer" and presented and len(presented) <= 200:
         found = None
         for t in request.app.state.cfg.api.tokens:  # compare with every token: no early exit on a match
             if hmac.compare_digest(presented.encode(), t.token.encode()):
                 found = t
         if found is not None:
             return found
-    raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>' with a token from [[api.tokens]]")
+        made = await request.app.state.live.store.users.token(hashlib.sha256(presented.encode()).hexdigest())
+        if made is not None:
+            return ApiToken(token="", sites=tuple(made["sites"]), name=made["name"])
+    raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>' with a token from [[api.tokens]] or "
+                   "one made in the admin")
 
 
 def site_param(request: Request) -> str:
@@ -60,7 +66,7 @@ def guard(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def checked(request: Request) -> Response:
-        request.state.token = token = _token(request)
+        request.state.token = token = await _token(request)
         if request.method not in ("GET", "HEAD"):
             log.info("api: %s %s %s", token.name, request.method, request.url.path)
         return await handler(request)

@@ -141,3 +141,32 @@ async def audit(store: Store, site: str, who: str, what: str, target: str, befor
     """Record a change: who, what, when, and the thing before and after."""
     await store.users.audit(site, {"at": time.time(), "who": who, "what": what, "target": target,
                                    "before": before, "after": after})
+
+
+async def make_token(store: Store, site: str, name: str, by: str) -> str:
+    """A new API token for one site, shown this once: only its hash is kept."""
+    import hashlib
+    import secrets
+
+    name = name.strip()
+    if not re.fullmatch(r"[A-Za-z0-9 _.\-]{1,64}", name):
+        raise AccountError("Name it with 1-64 letters, digits, spaces, dots, _ or -.", "name")
+    token = "lg_" + secrets.token_urlsafe(32)
+    record = {"name": name, "sites": [site], "created": time.time(), "by": by, "tail": token[-4:]}
+    await store.users.add_token(hashlib.sha256(token.encode()).hexdigest(), record)
+    await audit(store, site, by, "token.added", name, None, record)
+    return token
+
+
+async def site_tokens(store: Store, site: str) -> list[tuple[str, dict[str, Any]]]:
+    return sorted(((d, t) for d, t in (await store.users.tokens()).items() if site in t["sites"]),
+                  key=lambda x: -x[1]["created"])
+
+
+async def revoke_token(store: Store, site: str, digest: str, by: str) -> bool:
+    record = await store.users.token(digest)
+    if record is None or site not in record["sites"]:
+        return False
+    await store.users.revoke_token(digest)
+    await audit(store, site, by, "token.revoked", record["name"], record, None)
+    return True

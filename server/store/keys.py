@@ -30,6 +30,7 @@
 | `fuclk:{site}:{plan}:{step}` | string | set at the first click on a step of a plan (clicks counted once) | TTL 30 days |
 | `user:{email}`          | string | an admin/ops account: email, role, sites, argon2id hash, created | until deleted |
 | `users`                 | set    | every account's email                                          | accounts |
+| `apitokens`             | hash   | API tokens made in the admin: sha256 of the token -> {name, sites, created, by, tail} (never the token) | until revoked |
 | `asess:{id}`            | string | a login session {email, csrf, created, ip}                      | TTL admin.idle_timeout_s, restarted by each request |
 | `lfail:{who}`           | string | failed logins of an address ("ip:…") or account ("acct:…")      | TTL admin.lockout_s from the first failure |
 | `audit:{site}`          | list   | every change made in the admin or API: who, what, when, before/after ("*" for accounts) | 10,000 entries |
@@ -162,6 +163,10 @@ class Keys:
     @property
     def users(self) -> str:
         return f"{self.p}users"
+
+    @property
+    def api_tokens(self) -> str:
+        return f"{self.p}apitokens"
 
     def admin_session(self, sid: str) -> str:
         return f"{self.p}asess:{sid}"

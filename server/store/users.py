@@ -82,6 +82,21 @@ class Users:
     async def lock_ends_in(self, name: str) -> int:
         return max(0, int(await self.r.ttl(self.k.login_failures(name))))
 
+    # ------------------------------------------------------------ API tokens made in the admin
+
+    async def add_token(self, digest: str, data: dict[str, Any]) -> None:
+        await self.r.hset(self.k.api_tokens, digest, orjson.dumps(data))
+
+    async def token(self, digest: str) -> dict[str, Any] | None:
+        raw = await self.r.hget(self.k.api_tokens, digest)
+        return orjson.loads(raw) if raw else None
+
+    async def tokens(self) -> dict[str, dict[str, Any]]:
+        return {k.decode(): orjson.loads(v) for k, v in (await self.r.hgetall(self.k.api_tokens)).items()}
+
+    async def revoke_token(self, digest: str) -> bool:
+        return bool(await self.r.hdel(self.k.api_tokens, digest))
+
     # ------------------------------------------------------------ audit log
 
     async def audit(self, site: str, entry: dict[str, Any]) -> None:

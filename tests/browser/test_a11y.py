@@ -90,7 +90,7 @@ def test_every_admin_page(browser: Any, shop: Server, axe: str, width: int) -> N
         for path in ("/admin/campaigns?site=demo", "/admin/campaigns/welcome15/edit?site=demo",
                      "/admin/campaigns/new?site=demo&template=exit", "/admin/campaigns/welcome15/results?site=demo",
                      "/admin/campaigns/welcome15/history?site=demo", "/admin/audit?site=demo",
-                     "/admin/funnel?site=demo", "/admin/settings?site=demo",
+                     "/admin/funnel?site=demo", "/admin/settings?site=demo", "/admin/tokens?site=demo",
                      "/admin/campaigns/nope/edit?site=demo"):
             page.goto(f"{shop.url}{path}")
             assert violations(page, axe) == [], path

@@ -376,3 +376,25 @@ def test_an_archived_campaign_leaves_the_list_and_the_store_and_keeps_its_result
     assert "welcome-back" in c.get("/admin/campaigns?site=demo&archived=1").text
     assert c.get("/admin/campaigns/welcome-back/results?site=demo").status_code == 200
     c.post("/admin/campaigns/welcome-back/status?site=demo", data={"status": "live", "csrf": csrf(page)})
+
+
+def test_api_tokens_made_in_the_admin_are_shown_once_scoped_to_the_site_and_revocable(srv: Server) -> None:
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/tokens?site=demo").text
+    bad = c.post("/admin/tokens?site=demo", data={"csrf": csrf(page), "name": "<script>"})
+    assert bad.status_code == 422 and 'id="token-name-error"' in bad.text
+    made = c.post("/admin/tokens?site=demo", data={"csrf": csrf(page), "name": "crm sync"}).text
+    token = re.search(r'<code class="token">([^<]+)</code>', made).group(1)  # type: ignore[union-attr]
+    auth = {"authorization": f"Bearer {token}"}
+    assert httpx.get(f"{srv.url}/api/v1/sessions?site=demo", headers=auth).status_code == 200
+    assert httpx.get(f"{srv.url}/api/v1/sessions?site=other", headers=auth).status_code == 403
+    listed = c.get("/admin/tokens?site=demo").text
+    assert token not in listed and token[-4:] in listed  # never shown again
+    digest = re.search(r'name="revoke" value="([0-9a-f]+)"', listed).group(1)  # type: ignore[union-attr]
+    c.post("/admin/tokens?site=demo", data={"csrf": csrf(listed), "revoke": digest})
+    assert httpx.get(f"{srv.url}/api/v1/sessions?site=demo", headers=auth).status_code == 401
+    audit = call(srv, "GET", "/api/v1/audit?site=demo").json()["entries"]
+    assert [e["what"] for e in audit[:2]] == ["token.revoked", "token.added"] and token not in str(audit)
+    ops = sign_in(srv, "ops@demo.example")
+    assert ops.post("/admin/tokens?site=demo", data={"csrf": csrf(ops.get("/admin/tokens?site=demo").text),
+                                                      "name": "x"}).status_code == 403

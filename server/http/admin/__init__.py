@@ -22,5 +22,6 @@ def routes() -> list[Route]:
         Route("/admin/audit", pages.audit_log),
         Route("/admin/funnel", pages.funnel),
         Route("/admin/settings", pages.settings, methods=["GET", "POST"]),
+        Route("/admin/tokens", pages.tokens, methods=["GET", "POST"]),
         Route("/admin/preview", pages.preview),
     ]

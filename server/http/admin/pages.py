@@ -193,6 +193,30 @@ async def settings(request: Request) -> Response:
 
 
 @signed_in
+async def tokens(request: Request) -> Response:
+    """The site's API tokens made here: create (the token is shown once), revoke."""
+    site = site_of(request)
+    store = request.app.state.live.store
+    made, errors = "", {}
+    if request.method == "POST":
+        if not accounts.can(request.state.user, "settings", site):
+            raise HTTPException(403, "Your role cannot manage API tokens.")
+        form = await request.form(max_files=0, max_fields=10)
+        if form.get("revoke"):
+            if not await accounts.revoke_token(store, site, str(form["revoke"]), request.state.user["email"]):
+                raise HTTPException(404, "There is no such token.")
+        else:
+            try:
+                made = await accounts.make_token(store, site, str(form.get("name", ""))[:200],
+                                                 request.state.user["email"])
+            except accounts.AccountError as e:
+                errors[e.field] = e.msg
+    return render(request, "tokens.html", status=422 if errors else 200, site=site,
+                  site_name=request.app.state.cfg.sites[site].name, made=made, errors=errors,
+                  tokens=await accounts.site_tokens(store, site), nav="settings")
+
+
+@signed_in
 async def preview(request: Request) -> Response:
     return render(request, "preview.html")
 
