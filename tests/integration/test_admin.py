@@ -398,3 +398,19 @@ def test_api_tokens_made_in_the_admin_are_shown_once_scoped_to_the_site_and_revo
     ops = sign_in(srv, "ops@demo.example")
     assert ops.post("/admin/tokens?site=demo", data={"csrf": csrf(ops.get("/admin/tokens?site=demo").text),
                                                       "name": "x"}).status_code == 403
+
+
+def test_a_stale_form_never_overwrites_a_newer_change(srv: Server) -> None:
+    c = sign_in(srv, "merchant@demo.example")
+    page = c.get("/admin/campaigns/checkout-help/edit?site=demo").text  # opened here...
+    current = call(srv, "GET", "/api/v1/campaigns/checkout-help?site=demo").json()
+    assert call(srv, "PUT", "/api/v1/campaigns/checkout-help?site=demo", {**current, "priority": 77}).status_code == 200
+    stale = dict(form_fields(page)) | {"action": "save", "variants.0.content.headline": "Mine"}
+    r = c.post("/admin/campaigns/checkout-help/edit?site=demo", data=stale)  # ...saved after the API's change
+    assert r.status_code == 409 and "Someone changed this campaign after you opened it" in r.text
+    kept = call(srv, "GET", "/api/v1/campaigns/checkout-help?site=demo").json()
+    assert kept["priority"] == 77 and kept["variants"][0]["content"]["headline"] != "Mine"
+    fresh = c.get("/admin/campaigns/checkout-help/edit?site=demo").text
+    ok = dict(form_fields(fresh)) | {"action": "save"}
+    assert c.post("/admin/campaigns/checkout-help/edit?site=demo", data=ok).status_code == 303
+    call(srv, "PUT", "/api/v1/campaigns/checkout-help?site=demo", current)

@@ -26,11 +26,12 @@ async def _stored(request: Request, site: str) -> tuple[str, dict[str, Any] | No
     return cid, await request.app.state.live.store.campaigns.load(site, cid) if ID_RE.match(cid) else None
 
 
-def _page(request: Request, site: str, camp: dict[str, object], new: bool, errors: dict[str, str] | None = None,
-          status: int = 200, preview_url: str = "") -> Response:
+def _page(request: Request, site: str, camp: dict[str, Any], new: bool, errors: dict[str, str] | None = None,
+          status: int = 200, preview_url: str = "", version: str = "") -> Response:
     return render(request, "editor.html", status=status, site=site, site_name=request.app.state.cfg.sites[site].name,
                   camp=camp, new=new, errors=errors or {}, schema=forms.CAMPAIGN, variant_fields=forms.VARIANT,
                   value=forms.value, readability=forms.readability, preview_url=preview_url,
+                  version=version or version_of(camp if not new else None),
                   preview_minutes=campaign_service.PREVIEW_TTL_S // 60, nav="campaigns")
 
 
@@ -70,28 +71,45 @@ async def edit(request: Request) -> Response:
     if request.method == "GET":
         return _page(request, site, stored, new=False)
     editable_site(request)
-    return await _submit(request, site, cid, await request.form(max_files=0, max_fields=2000), new=False)
+    form = await request.form(max_files=0, max_fields=2000)
+    if form.get("action") == "save" and str(form.get("version", "")) != version_of(stored):
+        # changed since this form was opened (another tab, another person, the API): never overwritten
+        return _page(request, site, forms.campaign_from(form, cid), False,
+                     {"form": "Someone changed this campaign after you opened it. Open it again to see their "
+                              "version (the history has both), then make your change."}, 409,
+                     version=str(form.get("version", ""))[:32])
+    return await _submit(request, site, cid, form, new=False)
+
+
+def version_of(camp: dict[str, Any] | None) -> str:
+    """What the form was opened on: a hash of the stored campaign."""
+    import hashlib
+
+    import orjson
+
+    return hashlib.sha256(orjson.dumps(camp, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16] if camp else ""
 
 
 async def _submit(request: Request, site: str, cid: str, form: Any, new: bool) -> Response:
     """Save, add a variant, or preview on the store: what the form holds, validated by the model."""
     live = request.app.state.live
     camp = forms.campaign_from(form, cid)
+    opened = str(form.get("version", ""))[:32]  # the stored version this form was opened on, kept across re-renders
     if form.get("action") == "add_variant":
         used = {str(v.get("id", "")) for v in camp["variants"]}
         vid = next(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in used)
         camp["variants"].append({"id": vid, "weight": 1, "layout": "modal", "content": {"headline": ""}, "style": {}})
-        return _page(request, site, camp, new)
+        return _page(request, site, camp, new, version=opened)
     try:
         parsed = parse_campaign(camp, cid=cid)
     except CampaignError as e:
-        return _page(request, site, camp, new, {forms.error_path(e.field): e.msg}, 422)
+        return _page(request, site, camp, new, {forms.error_path(e.field): e.msg}, 422, version=opened)
     if form.get("action") == "preview_store":  # not saved: a short-lived token shows it to one browser
         raw = str(form.get("preview_variant", "0"))
         variant = int(raw) if re.fullmatch(r"[0-9]{1,2}", raw) else 0
         token = await campaign_service.start_preview(live, site, parsed, variant)
         store_url = request.app.state.cfg.sites[site].origins[0] + "/?linger_preview=" + token
-        return _page(request, site, camp, new, preview_url=store_url)
+        return _page(request, site, camp, new, preview_url=store_url, version=opened)
     await campaign_service.save(live, site, parsed, request.state.user["email"])
     return RedirectResponse(f"/admin/campaigns?site={quote(site)}&changed={quote(cid)}", status_code=303)
 
