@@ -162,20 +162,24 @@ def test_the_command_line_adds_accounts(srv: Server) -> None:
 def test_version_history_shows_what_changed_and_restores_a_version(srv: Server) -> None:
     c = sign_in(srv, "merchant@demo.example")
     page = c.get("/admin/campaigns?site=demo").text
-    for status in ("paused", "live"):
-        c.post("/admin/campaigns/checkout-help/status?site=demo", data={"status": status, "csrf": csrf(page)})
+    original = call(srv, "GET", "/api/v1/campaigns/checkout-help?site=demo").json()
+    for priority in (41, 42):  # two saved versions
+        call(srv, "PUT", "/api/v1/campaigns/checkout-help?site=demo", {**original, "priority": priority})
+    c.post("/admin/campaigns/checkout-help/status?site=demo", data={"status": "paused", "csrf": csrf(page)})
     history = c.get("/admin/campaigns/checkout-help/history?site=demo").text
-    assert history.count("Restore this version") == 1 and "<code>status</code>" in history
-    version = re.findall(r'name="version" value="([^"]+)"', history)[0]
-    r = c.post("/admin/campaigns/checkout-help/history?site=demo", data={"csrf": csrf(history), "version": version})
+    assert "<code>priority</code>" in history and "<code>status</code>" in history
+    versions = re.findall(r'name="version" value="([^"]+)"', history)
+    assert len(versions) >= 2
+    r = c.post("/admin/campaigns/checkout-help/history?site=demo", data={"csrf": csrf(history), "version": versions[1]})
     assert r.status_code == 303
-    assert call(srv, "GET", "/api/v1/campaigns/checkout-help?site=demo").json()["status"] == "paused"
+    now = call(srv, "GET", "/api/v1/campaigns/checkout-help?site=demo").json()
+    assert now["priority"] == 41 and now["status"] == "paused"  # the version's content, the current status
     assert "restored a version" in c.get("/admin/audit?site=demo").text
-    c.post("/admin/campaigns/checkout-help/status?site=demo", data={"status": "live", "csrf": csrf(page)})
     ops = sign_in(srv, "ops@demo.example")
     denied = ops.post("/admin/campaigns/checkout-help/history?site=demo",
-                      data={"csrf": csrf(ops.get("/admin/campaigns?site=demo").text), "version": version})
+                      data={"csrf": csrf(ops.get("/admin/campaigns?site=demo").text), "version": versions[0]})
     assert denied.status_code == 403
+    call(srv, "PUT", "/api/v1/campaigns/checkout-help?site=demo", original)
 
 
 def test_duplicate_and_reorder(srv: Server) -> None:

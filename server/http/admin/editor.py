@@ -167,8 +167,10 @@ async def history(request: Request) -> Response:
         version = next((e for e in entries if repr(e["at"]) == at and e.get("after")), None)
         if version is None:
             raise HTTPException(404, "There is no such version.")
+        now_stored = await live.store.campaigns.load(site, cid)
+        keep = {"status": now_stored["status"]} if now_stored else {}  # a restore never puts a campaign live
         try:
-            camp = parse_campaign(version["after"], cid=cid)
+            camp = parse_campaign({**version["after"], **keep}, cid=cid)
         except CampaignError as e:
             raise HTTPException(422, f"That version no longer passes today's checks ({e}).") from None
         await campaign_service.save(live, site, camp, request.state.user["email"] + " (restored a version)")
