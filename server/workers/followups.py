@@ -131,11 +131,11 @@ class FollowUpWorker:
             return "the visitor is gone (erased or expired)"
         if float(visitor.get("last_seen", 0)) > job["created"]:
             return "the shopper came back"
-        for sid in {job["sid"], visitor.get("last_sid") or job["sid"]}:
-            sess = await self.store.sessions.load(sid)
-            if sess and sess.get("sockets"):
+        sids = sorted({job["sid"], visitor.get("last_sid") or job["sid"]})
+        for sess in await self.store.sessions.load_many(sids):  # one round trip for both
+            if sess.get("sockets"):
                 return "the shopper is on the site"
-            if sess and sid == job["sid"] and sess.get("converted"):
+            if sess.get("sid") == job["sid"] and sess.get("converted"):
                 return "the shopper bought"
         return None
 
